@@ -1,0 +1,3 @@
+from rollouts_plugin_lint.cli import main
+
+raise SystemExit(main())

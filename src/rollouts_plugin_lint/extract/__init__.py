@@ -1,0 +1,75 @@
+"""Text -> plugin entries with exact spans, plus the findings only a parser can make."""
+
+from __future__ import annotations
+
+import codecs
+
+from rollouts_plugin_lint.extract.positions import FILE
+from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
+from rollouts_plugin_lint.model import Finding, Severity, Span
+
+__all__ = ["FIELDS", "MAX_FILE_BYTES", "Extraction", "extract_file", "extract_text"]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def extract_file(path: str, data: bytes) -> Extraction:
+    """Every plugin entry in a file's bytes. Never raises for bad input: a file that cannot
+    be read as YAML becomes a finding, and a template or binary file a note."""
+    if len(data) > MAX_FILE_BYTES:
+        return _skipped(
+            path,
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not parsed",
+            Severity.WARNING,
+        )
+    if b"\0" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _skipped(path, "binary file; not parsed", Severity.NOTE)
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return Extraction(
+            findings=[
+                Finding(
+                    "yaml-syntax",
+                    Severity.ERROR,
+                    Span.point(path, line),
+                    f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}); "
+                    "Kubernetes and Helm read YAML as UTF-8",
+                )
+            ]
+        )
+    return extract_text(path, text)
+
+
+def extract_text(path: str, text: str) -> Extraction:
+    walker = Walker(path)
+    looks_templated = "{{" in text or "/templates/" in f"/{path}"
+    parsed = walker.walk_text(text, FILE, path, syntax_errors=not looks_templated)
+    if not parsed and looks_templated:
+        return _skipped(
+            path,
+            "Helm template: not YAML until rendered; not checked (lint the output of "
+            "`helm template` instead)",
+            Severity.NOTE,
+        )
+    return walker.result
+
+
+def _decode(data: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8")
+
+
+def _skipped(path: str, message: str, severity: Severity) -> Extraction:
+    return Extraction(findings=[Finding("skipped-file", severity, Span.point(path, 1), message)])

@@ -1,0 +1,160 @@
+"""The vocabulary every stage speaks: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class PluginKind(str, enum.Enum):
+    """A plugin list, named exactly as the `argo-rollouts-config` data key."""
+
+    TRAFFIC_ROUTER = "trafficRouterPlugins"
+    METRIC_PROVIDER = "metricProviderPlugins"
+    STEP = "stepPlugins"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    PluginKind.TRAFFIC_ROUTER: "traffic router",
+    PluginKind.METRIC_PROVIDER: "metric provider",
+    PluginKind.STEP: "step",
+}
+
+PLUGIN_KEYS: dict[str, PluginKind] = {kind.value: kind for kind in PluginKind}
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: errors first."""
+        return {"error": 0, "warning": 1, "note": 2}[self.value]
+
+
+class Origin(str, enum.Enum):
+    """Where a plugin list was written, which decides the shape it must have."""
+
+    CONFIGMAP = "configmap"  # a data value of argo-rollouts-config: a YAML string
+    HELM_VALUES = "helm-values"  # a values tree for the chart: a list of mappings
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A target the controller runs on, as in `--platform linux/amd64`."""
+
+    os: str
+    arch: str
+
+    def __str__(self) -> str:
+        return f"{self.os}/{self.arch}"
+
+
+DEFAULT_PLATFORMS = (Platform("linux", "amd64"),)
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a file. Lines and columns are 1-based; `end_column` is exclusive."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    approximate: bool = False
+
+    @classmethod
+    def point(cls, path: str, line: int, column: int = 1) -> Span:
+        return cls(path, line, column, line, column + 1)
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One item of a plugin list, with the position of every node in it.
+
+    `value` is the entry as the controller decodes it (YAML 1.1 scalars, field names
+    folded to their canonical case). `spans` maps a JSON-pointer-like tuple to the span of
+    the value at that path (`()` is the whole item); `key_spans` does the same for keys.
+    """
+
+    kind: PluginKind
+    value: Mapping[str, Any]
+    span: Span
+    spans: Mapping[tuple[str | int, ...], Span]
+    key_spans: Mapping[tuple[str | int, ...], Span]
+    origin: Origin
+    # Entries that share the controller's `plugin-bin/` directory (one ConfigMap, one
+    # values document) carry the same group.
+    group: str
+    index: int
+
+    @property
+    def name(self) -> str | None:
+        name = self.value.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def location(self) -> str | None:
+        location = self.value.get("location")
+        return location if isinstance(location, str) else None
+
+    @property
+    def sha256(self) -> str | None:
+        digest = self.value.get("sha256")
+        return digest if isinstance(digest, str) else None
+
+    def span_of(self, *path: str | int) -> Span:
+        """The most specific span known for `path`: the value, else its key, else the item."""
+        while path:
+            if path in self.spans:
+                return self.spans[path]
+            if path in self.key_spans:
+                return self.key_spans[path]
+            path = path[:-1]
+        return self.span
+
+    def key_span_of(self, *path: str | int) -> Span:
+        """The span of the key at `path` (for findings about the key itself)."""
+        return self.key_spans.get(path) or self.span_of(*path)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    span: Span
+    message: str
+    hint: str | None = None
+    plugin: str | None = None
+    kind: PluginKind | None = None
+
+    @property
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.span.path, self.span.line, self.span.column, self.severity.rank, self.rule)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file as read from disk: `display_path` is what reports print."""
+
+    display_path: str
+    text: str
+    lines: tuple[str, ...] = field(repr=False, default=())
+
+    @classmethod
+    def from_text(cls, display_path: str, text: str) -> SourceFile:
+        return cls(display_path, text, tuple(LINE_BREAK.split(text)))
+
+
+# The line breaks the YAML reader counts; str.splitlines() knows more (\f, \v, ...).
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

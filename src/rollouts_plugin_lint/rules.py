@@ -1,0 +1,255 @@
+"""Every rule id, its default severity and its documentation. Ids are stable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollouts_plugin_lint.model import Severity
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    help: str
+    # Network trouble rather than misconfiguration: --lenient turns these into warnings.
+    network: bool = False
+
+
+_RULES = [
+    Rule(
+        "yaml-syntax",
+        E,
+        "The file or an embedded plugin list is not valid YAML",
+        "The controller parses each plugin list with a YAML parser and crash-loops on a "
+        "syntax error. Fix the YAML at the reported line.",
+    ),
+    Rule(
+        "plugin-list-shape",
+        E,
+        "A plugin key holds something other than a list of mappings",
+        "ConfigMap data values are YAML strings holding a list (`key: |-`); Helm values "
+        "(chart >= 2.38.0) are a real YAML list. The hint shows the right shape.",
+    ),
+    Rule(
+        "schema",
+        E,
+        "An entry field is missing or has the wrong type",
+        "Every entry needs `name` and `location`; `disabled` is a boolean, `args` a list "
+        "of strings, `sha256` a quoted string.",
+    ),
+    Rule(
+        "unknown-field",
+        E,
+        "A field the controller silently drops",
+        "The controller decodes entries without rejecting unknown fields, so a misspelled "
+        "key (`url`, `pluginLocation`, `sha265`) is ignored without a word.",
+    ),
+    Rule(
+        "name-format",
+        E,
+        "The plugin name is not `<namespace>/<name>`",
+        "The controller requires `^[A-Za-z0-9-]+/[A-Za-z0-9_.-]+$` and stores the binary at "
+        "`plugin-bin/<namespace>/<name>`; it refuses to start otherwise.",
+    ),
+    Rule(
+        "duplicate-name",
+        E,
+        "The same plugin name appears twice",
+        "All three lists download to `plugin-bin/<namespace>/<name>`: the last entry "
+        "overwrites the binary while the first entry's settings are used.",
+    ),
+    Rule(
+        "location-format",
+        E,
+        "The location is not a URL the controller can use",
+        "The controller parses `location` with Go's `url.ParseRequestURI` and accepts only "
+        "http, https and file schemes.",
+    ),
+    Rule(
+        "insecure-location",
+        W,
+        "The plugin is downloaded over plain http",
+        "Anyone on the path can replace the binary the controller executes. Use https, "
+        "and pin `sha256`.",
+    ),
+    Rule(
+        "credentials-in-url",
+        E,
+        "The location carries credentials",
+        "The controller logs the full location at start-up. Use `headersFrom` with a "
+        "Secret (controller >= v1.8) instead.",
+    ),
+    Rule(
+        "sha256-format",
+        E,
+        "The sha256 is not 64 lowercase hex characters",
+        "The controller compares the lowercase hex digest as a plain string; any other "
+        "value can never match and the controller crash-loops.",
+    ),
+    Rule(
+        "missing-sha256",
+        W,
+        "An http(s) plugin is not pinned by sha256",
+        "Without `sha256` the controller runs whatever the URL serves today.",
+    ),
+    Rule(
+        "unpinned-location",
+        W,
+        "The location follows a moving target",
+        "`/releases/latest/download/` and branch URLs change under you; a new release "
+        "breaks the pinned sha256 or silently changes the binary.",
+    ),
+    Rule(
+        "not-a-download-url",
+        E,
+        "The location is a web page, not a file",
+        "GitHub `/blob/`, `/tree/` and `/releases/tag/` URLs answer an HTML page with "
+        "status 200; the controller saves it and fails with `exec format error`.",
+    ),
+    Rule(
+        "platform-mismatch",
+        E,
+        "The asset name is for another OS or CPU",
+        "The controller runs on Linux; a darwin, windows or other-CPU build fails with "
+        "`exec format error`. Set `--platform` for the controller's nodes.",
+    ),
+    Rule(
+        "file-location",
+        N,
+        "A file:// location cannot be checked from the repository",
+        "The controller copies the file from its own filesystem at start-up; the note "
+        "says the exact path it will read.",
+    ),
+    Rule(
+        "disabled-ignored",
+        W,
+        "`disabled` has no effect on this list",
+        "Only step plugins honour `disabled`; traffic router and metric provider plugins "
+        "are loaded regardless (and every plugin is still downloaded).",
+    ),
+    Rule(
+        "download-failed",
+        E,
+        "The location answers an HTTP error",
+        "The controller "
+        "(>= v1.8) refuses the plugin and crash-loops; older controllers save the error "
+        "page and fail later with `exec format error`.",
+    ),
+    Rule(
+        "unreachable",
+        E,
+        "The location cannot be reached",
+        "DNS, connection, TLS, timeout, redirect loop or truncated body.",
+        network=True,
+    ),
+    Rule(
+        "blocked-address",
+        E,
+        "The location resolves to a private or loopback address",
+        "Not fetched, to protect CI credentials; pass `--allow-private-addresses` for "
+        "internal mirrors.",
+    ),
+    Rule("too-large", E, "The download is larger than --max-size", "Plugins are tens of MB."),
+    Rule(
+        "not-executable",
+        E,
+        "The download is not an executable",
+        "An HTML page, JSON error, GitHub's `Not Found`, text, an empty file or a Git LFS "
+        "pointer: the controller fails with `exec format error`.",
+    ),
+    Rule(
+        "archive",
+        E,
+        "The download is an archive",
+        "The controller never unpacks: it executes the file as downloaded. Point at the "
+        "bare binary asset.",
+    ),
+    Rule(
+        "wrong-os",
+        E,
+        "The download is not a Linux executable",
+        "A Mach-O, PE or `#!` script: the controller image is Linux with no shell.",
+    ),
+    Rule(
+        "wrong-arch",
+        E,
+        "The download is built for another CPU",
+        "An ELF for an architecture not in the target platforms fails with `exec format error`.",
+    ),
+    Rule(
+        "dynamic-binary",
+        E,
+        "The download is dynamically linked",
+        "The distroless controller image has no libc; the plugin fails with `no such file "
+        "or directory`. Build with CGO_ENABLED=0.",
+    ),
+    Rule(
+        "checksum-mismatch",
+        E,
+        "The configured sha256 differs from the download's",
+        "The controller refuses the plugin and crash-loops.",
+    ),
+    Rule(
+        "not-a-plugin",
+        E,
+        "The download is not an Argo Rollouts plugin",
+        "A Go binary that links neither argo-rollouts nor go-plugin (for example the "
+        "kubectl-argo-rollouts CLI).",
+    ),
+    Rule(
+        "plugin-kind-mismatch",
+        E,
+        "The plugin is of another kind than its list",
+        "Its handshake cookie will not match and it fails at the first rollout.",
+    ),
+    Rule(
+        "handshake-failed",
+        E,
+        "The opt-in handshake probe failed",
+        "The binary did not print a valid go-plugin handshake line.",
+    ),
+    Rule(
+        "unknown-config-key",
+        E,
+        "A data key the controller never reads",
+        "The controller reads only `trafficRouterPlugins`, `metricProviderPlugins` and "
+        "`stepPlugins`, case-sensitively.",
+    ),
+    Rule(
+        "misplaced-plugin-list",
+        E,
+        "A values-file plugin list the chart ignores",
+        "The chart reads `controller.trafficRouterPlugins` (and the other two) only.",
+    ),
+    Rule(
+        "placeholder",
+        E,
+        "A value that was never filled in",
+        "`CHANGEME`, `<...>`, `${...}`, `path/to`: fill it in.",
+    ),
+    Rule(
+        "version-gate",
+        W,
+        "A feature the chart or controller version does not support yet",
+        "Upgrade, or remove the field.",
+    ),
+    Rule(
+        "file-location-unmounted",
+        W,
+        "A file:// path under no controller volume mount",
+        "The controller cannot see the file; copy it to a mounted path.",
+    ),
+    Rule(
+        "skipped-file",
+        N,
+        "A file that could not be checked",
+        "Helm templates, binary files and oversized files are skipped; render templates "
+        "with `helm template` and lint the output.",
+    ),
+]
+
+RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
