@@ -1,0 +1,288 @@
+"""Validate each entry against the shipped JSON Schema and say what each error means for
+the controller, at the exact node. The schema is the single source of the entry's shape."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
+from rollouts_plugin_lint.rules import RULES
+
+# Keys people write for a field, from docs, blog posts and pre-release builds.
+_SYNONYMS = {
+    "url": "location",
+    "uri": "location",
+    "path": "location",
+    "pluginlocation": "location",
+    "download": "location",
+    "downloadurl": "location",
+    "plugin": "name",
+    "pluginname": "name",
+    "id": "name",
+    "sha": "sha256",
+    "sha256sum": "sha256",
+    "checksum": "sha256",
+    "digest": "sha256",
+    "hash": "sha256",
+    "pluginsha256": "sha256",
+    "enabled": "disabled",
+    "arguments": "args",
+    "argv": "args",
+    "headers": "headersFrom",
+    "secretref": "headersFrom",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def entry_schema() -> dict[str, Any]:
+    text = (
+        resources.files("rollouts_plugin_lint")
+        .joinpath("schema/plugin-entry.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(entry_schema())
+
+
+def check_schema(entry: PluginEntry) -> Iterator[Finding]:
+    instance = {
+        key: value
+        for key, value in entry.value.items()
+        # The controller reads null as the zero value: absent, false or empty.
+        if not (value is None and key in ("sha256", "disabled", "args", "headersFrom"))
+    }
+    reported: set[tuple[str, tuple[Any, ...]]] = set()
+    for error in sorted(_validator().iter_errors(instance), key=lambda e: list(e.path)):
+        for finding in _explain(entry, error):
+            key = (finding.rule, tuple(error.path))
+            if key not in reported:
+                reported.add(key)
+                yield finding
+
+
+def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[Finding]:
+    path = tuple(error.path)
+    field = path[0] if path else None
+    validator = error.validator
+    if validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(allowed)):
+            yield _finding(
+                entry, "unknown-field", (*path, key), *_unknown_field(key, allowed), on_key=True
+            )
+    elif validator == "required":
+        for missing in error.validator_value:
+            if missing not in error.instance:
+                yield _finding(entry, "schema", path, _missing(entry.kind, path, missing))
+    elif field == "name" and validator != "type":
+        yield _finding(entry, "name-format", path, *_bad_name(str(error.instance)))
+    elif field == "sha256" and validator == "pattern":
+        yield _finding(entry, "sha256-format", path, *_bad_sha256(str(error.instance)))
+    elif field == "location" and validator == "minLength":
+        yield _finding(
+            entry,
+            "location-format",
+            path,
+            "`location` is empty: the controller fails with `failed to parse plugin "
+            'location: parse "": empty url`',
+        )
+    elif validator == "type":
+        yield _wrong_type(entry, path, error.instance, error.validator_value)
+    else:
+        yield _finding(entry, "schema", path, f"`{_dotted(path)}`: {error.message}")
+
+
+def _finding(
+    entry: PluginEntry,
+    rule: str,
+    path: tuple[Any, ...],
+    message: str,
+    hint: str | None = None,
+    severity: Severity | None = None,
+    on_key: bool = False,
+) -> Finding:
+    return Finding(
+        rule,
+        severity or RULES[rule].severity,
+        entry.key_span_of(*path) if on_key else entry.span_of(*path),
+        message,
+        hint=hint,
+        plugin=entry.name,
+        kind=entry.kind,
+    )
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _unknown_field(key: str, allowed: list[str]) -> tuple[str, str | None]:
+    if key == "type":
+        return (
+            "`type` is ignored: the controller sets the plugin type from the list the entry "
+            "is in; remove it",
+            None,
+        )
+    suggestion = _SYNONYMS.get(key.lower().replace("_", "").replace("-", ""))
+    if suggestion not in allowed:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        suggestion = close[0] if close else None
+    message = f"unknown field `{key}`: the controller silently drops it"
+    if suggestion == "location":
+        message += ", so the plugin has no location and start-up fails"
+    if suggestion:
+        return f"{message}; did you mean `{suggestion}`?", f"rename `{key}` to `{suggestion}`"
+    return f"{message}; known fields: {', '.join(allowed)}", None
+
+
+def _missing(kind: PluginKind, path: tuple[Any, ...], missing: str) -> str:
+    if path:
+        return f"`{_dotted(path)}` has no `{missing}`"
+    if missing == "location":
+        return (
+            "entry has no `location`: the controller fails with `failed to parse plugin "
+            'location: parse "": empty url`'
+        )
+    return (
+        "entry has no `name`: the controller refuses to start with `plugin repository () "
+        "must be in the format of <namespace>/<name>`"
+    )
+
+
+def _bad_name(name: str) -> tuple[str, str | None]:
+    refusal = (
+        f"the controller refuses to start: `plugin repository ({name}) must be in the format "
+        "of <namespace>/<name>`"
+    )
+    if "\n" in name:
+        return f"plugin name ends with a line break (a `|` block?); {refusal}", None
+    if "/" not in name:
+        return (
+            f"plugin name `{name}` has no namespace; {refusal}",
+            f"name: <namespace>/{name}   (e.g. argoproj-labs/{name})",
+        )
+    namespace, _, rest = name.partition("/")
+    if "/" in rest:
+        return f"plugin name `{name}` has more than one `/`; {refusal}", None
+    if rest in (".", ".."):
+        return (
+            f"plugin name `{name}` resolves to the plugin directory itself, so the download "
+            "cannot be written",
+            None,
+        )
+    bad = sorted(
+        {c for c in namespace if not (c.isascii() and (c.isalnum() or c == "-"))}
+        | {c for c in rest if not (c.isascii() and (c.isalnum() or c in "_.-"))}
+    )
+    if not namespace or not rest:
+        return f"plugin name `{name}` has an empty part; {refusal}", None
+    shown = " ".join(repr(c) for c in bad)
+    return (
+        f"plugin name `{name}` contains {shown}: the namespace allows letters, digits and `-`, "
+        f"the name also `_` and `.`; {refusal}",
+        None,
+    )
+
+
+def _bad_sha256(digest: str) -> tuple[str, str | None]:
+    never = "the controller compares digests as plain strings, so this can never match"
+    stripped = digest.strip()
+    lower = stripped.lower().removeprefix("sha256:")
+    if len(lower) == 64 and all(c in "0123456789abcdef" for c in lower):
+        if stripped != lower and stripped.lower() == lower:
+            problem = "is in uppercase"
+        elif stripped.lower().startswith("sha256:"):
+            problem = "has a `sha256:` prefix"
+        else:
+            problem = "has surrounding whitespace"
+        return f"`sha256` {problem}; {never}", f'sha256: "{lower}"'
+    if len(stripped) == 40 and all(c in "0123456789abcdefABCDEF" for c in stripped):
+        return (
+            "`sha256` has 40 hex characters, the length of a SHA-1 (the value in the Argo "
+            "Rollouts docs' example); the controller's check can never pass. Use the file's "
+            "64-character sha256",
+            "sha256sum <plugin-binary>",
+        )
+    return (
+        f"`sha256` must be 64 lowercase hex characters (it has {len(stripped)} characters); "
+        f"{never}, and the controller crash-loops",
+        "sha256sum <plugin-binary>",
+    )
+
+
+def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expected: str) -> Finding:
+    written = _yaml_type(instance)
+    field = _dotted(path)
+    if expected == "string" and isinstance(instance, (bool, int, float)):
+        shown = str(instance).lower() if isinstance(instance, bool) else str(instance)
+        if path[:1] == ("args",) and len(path) == 2:
+            return _finding(
+                entry,
+                "schema",
+                path,
+                f"`{field}` is read as a {written} ({shown}); the controller passes "
+                f'"{shown}", quote it to say what you mean',
+                severity=Severity.WARNING,
+            )
+        return _finding(
+            entry,
+            "schema",
+            path,
+            f"`{field}` is read as a {written} by YAML, and the controller turns it into the "
+            f"string `{shown}`; quote the value",
+        )
+    if expected == "string" and instance is None:
+        rule = "name-format" if field == "name" else "location-format"
+        what = (
+            "plugin repository () must be in the format"
+            if field == "name"
+            else ('parse "": empty url')
+        )
+        return _finding(
+            entry, rule, path, f"`{field}` is empty: the controller fails with `{what}`"
+        )
+    go_type = {"boolean": "bool", "array": "[]string", "object": "struct"}.get(expected, expected)
+    wanted = {"array": "list", "object": "mapping"}.get(expected, expected)
+    message = (
+        f"`{field}` must be a {wanted}, not a {written}: the controller fails with `cannot "
+        f"unmarshal {_json_type(instance)} into Go struct field PluginItem.{path[0]} of type "
+        f"{go_type}`"
+    )
+    hint = None
+    if field == "disabled" and isinstance(instance, str):
+        hint = f"disabled: {instance.strip().lower()}   (no quotes)"
+    elif field == "args" and isinstance(instance, str):
+        hint = f"args: [{json.dumps(instance)}]"
+    return _finding(entry, "schema", path, message, hint)
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return "null"
+
+
+def _json_type(value: Any) -> str:
+    return {"boolean": "bool", "list": "array", "mapping": "object"}.get(
+        _yaml_type(value), _yaml_type(value)
+    )

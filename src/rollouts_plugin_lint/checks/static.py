@@ -1,0 +1,279 @@
+"""Controller-equivalent rules that need no network: what the controller will do with each
+entry's location, sha256 and flags, and what the entries of one ConfigMap share."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator, Sequence
+
+from rollouts_plugin_lint.checks.locations import (
+    CONTROLLER_HOME,
+    Location,
+    LocationError,
+    archive_suffix,
+    asset_platform,
+    download_target,
+    go_quote,
+    parse_request_uri,
+    resolve_file_location,
+    unpinned_reason,
+    web_page_problem,
+)
+from rollouts_plugin_lint.checks.schema import check_schema
+from rollouts_plugin_lint.model import (
+    DEFAULT_PLATFORMS,
+    Finding,
+    Platform,
+    PluginEntry,
+    PluginKind,
+    Severity,
+)
+from rollouts_plugin_lint.rules import RULES
+
+
+def check_entries(
+    entries: Sequence[PluginEntry], platforms: Sequence[Platform] = DEFAULT_PLATFORMS
+) -> Iterator[Finding]:
+    for entry in entries:
+        yield from check_schema(entry)
+        yield from check_entry(entry, platforms)
+    yield from check_duplicate_names(entries)
+
+
+def _finding(
+    entry: PluginEntry,
+    rule: str,
+    message: str,
+    hint: str | None = None,
+    *,
+    at: tuple[str | int, ...] = ("location",),
+    on_key: bool = False,
+    severity: Severity | None = None,
+) -> Finding:
+    return Finding(
+        rule,
+        severity or RULES[rule].severity,
+        entry.key_span_of(*at) if on_key else entry.span_of(*at),
+        message,
+        hint=hint,
+        plugin=entry.name,
+        kind=entry.kind,
+    )
+
+
+def check_entry(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Finding]:
+    if "disabled" in entry.value and entry.kind is not PluginKind.STEP:
+        yield _finding(
+            entry,
+            "disabled-ignored",
+            f"`disabled` has no effect on {entry.kind.label} plugins: only step plugins honour "
+            "it, and every plugin is downloaded at start-up regardless",
+            "remove `disabled`, or remove the entry to turn the plugin off",
+            at=("disabled",),
+            on_key=True,
+        )
+    raw = entry.location
+    if raw is None or raw == "":
+        return  # missing, empty or mistyped: the schema check said so
+    try:
+        location = parse_request_uri(raw)
+    except LocationError as error:
+        yield _finding(
+            entry,
+            "location-format",
+            f"the controller cannot parse this location: `parse {go_quote(raw)}: {error}`",
+            _strip_hint(raw),
+        )
+        return
+    if location.scheme in ("http", "https"):
+        yield from _check_http(entry, raw, location, platforms)
+    elif location.scheme == "file":
+        yield from _check_file(entry, location, platforms)
+    else:
+        shown = f"`{location.scheme}:`" if location.scheme else "no scheme"
+        hint = f"location: file://{raw}" if raw.startswith("/") else None
+        yield _finding(
+            entry,
+            "location-format",
+            f"location has {shown}: the controller fails with `plugin location must be of "
+            "http(s) or file scheme`",
+            hint,
+        )
+
+
+def _check_http(
+    entry: PluginEntry, raw: str, location: Location, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    if location.opaque or not location.host:
+        yield _finding(
+            entry,
+            "location-format",
+            f"location `{raw}` has no host: the controller fails with `http: no Host in "
+            "request URL`",
+            f"location: {location.scheme}://<host>/<path>",
+        )
+        return
+    problem = _whitespace_or_fragment(raw)
+    if problem:
+        yield _finding(entry, "location-format", problem, _strip_hint(raw))
+    if location.userinfo is not None:
+        yield _finding(
+            entry,
+            "credentials-in-url",
+            "location carries credentials (`user:password@`); the controller writes the full "
+            "location to its log at every start",
+            "remove them (and rotate them: they are in git history); on controller >= v1.8 "
+            "send them from a Secret with `headersFrom: [{secretRef: {name: <secret>}}]`",
+        )
+    if location.scheme == "http":
+        yield _finding(
+            entry,
+            "insecure-location",
+            "plugin is downloaded over plain http: anyone on the network path can replace the "
+            "binary the controller executes",
+            "use https, and pin `sha256`",
+        )
+    page = web_page_problem(location)
+    if page:
+        yield _finding(entry, "not-a-download-url", page.message, page.hint)
+    unpinned = unpinned_reason(location)
+    if unpinned:
+        yield _finding(entry, "unpinned-location", *unpinned)
+    if entry.value.get("sha256") is None:
+        yield _finding(
+            entry,
+            "missing-sha256",
+            "no `sha256`: the controller runs whatever this URL serves today",
+            "add `sha256: <64 lowercase hex>` (sha256sum of the file; the online check prints it)",
+        )
+    if not page:
+        yield from _check_asset_name(entry, location, platforms)
+
+
+def _check_file(
+    entry: PluginEntry, location: Location, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    source = resolve_file_location(location)
+    if source is None:
+        yield _finding(
+            entry,
+            "location-format",
+            f"`file:{location.opaque}` has no `//`, so Go reads it as an opaque URL: the "
+            "controller copies its working directory and fails with `is not a regular file`",
+            f"location: file:///{location.opaque.lstrip('/')}",
+        )
+        return
+    if location.host == "localhost":
+        yield _finding(
+            entry,
+            "location-format",
+            f"`file://localhost{location.path}` resolves to the relative path "
+            f"`localhost{location.path}` (`{source}`), not `{location.path}`",
+            f"location: file://{location.path}",
+        )
+        return
+    name = entry.name
+    if name and posixpath.normpath(download_target(name)) == source:
+        yield _finding(
+            entry,
+            "location-format",
+            f"location is the plugin's own download target `{source}`: the controller copies "
+            "the file onto itself and truncates it to 0 bytes",
+            "copy the plugin to another path (an init container and a volume) and point there",
+        )
+        return
+    relative = (
+        ""
+        if location.path.startswith("/") and not location.host
+        else (f" (relative to the controller's working directory {CONTROLLER_HOME})")
+    )
+    message = (
+        f"the controller copies `{source}`{relative} from its own filesystem at start-up; "
+        "it must be in the image or a mounted volume"
+    )
+    if entry.value.get("sha256") is not None:
+        message += ". `sha256` is ignored for file:// locations"
+    yield _finding(entry, "file-location", message)
+    yield from _check_asset_name(entry, location, platforms)
+
+
+def _check_asset_name(
+    entry: PluginEntry, location: Location, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    file_name = posixpath.basename(location.path)
+    if not file_name:
+        return
+    suffix = archive_suffix(file_name)
+    if suffix:
+        yield _finding(
+            entry,
+            "archive",
+            f"`{file_name}` is an archive (`{suffix}`): the controller never unpacks, it "
+            "executes the file as downloaded and fails with `exec format error`",
+            "point at the bare binary asset, or unpack it in an init container and use file://",
+        )
+    platform = asset_platform(file_name)
+    oses = {p.os for p in platforms}
+    arches = {p.arch for p in platforms}
+    targets = ", ".join(str(p) for p in platforms)
+    wrong_os = platform.os is not None and platform.os not in oses
+    wrong_arch = platform.arch is not None and platform.arch not in arches
+    if not (wrong_os or wrong_arch):
+        return
+    stated = "/".join(p for p in (platform.os, platform.arch) if p)
+    fixed = file_name
+    if wrong_os and platform.os_word:
+        fixed = fixed.replace(platform.os_word, platforms[0].os, 1)
+        fixed = fixed.removesuffix(".exe")
+    if wrong_arch and platform.arch_word:
+        fixed = fixed.replace(platform.arch_word, platforms[0].arch, 1)
+    yield _finding(
+        entry,
+        "platform-mismatch",
+        f"asset `{file_name}` is a {stated} build, but the controller runs on {targets}: it "
+        "fails with `exec format error`",
+        f"use the {platforms[0]} asset, probably `{fixed}` (or pass --platform if the "
+        "controller runs elsewhere)",
+    )
+
+
+def check_duplicate_names(entries: Iterable[PluginEntry]) -> Iterator[Finding]:
+    first_by_name: dict[tuple[str, str], PluginEntry] = {}
+    for entry in entries:
+        name = entry.name
+        if not name:
+            continue
+        first = first_by_name.setdefault((entry.group, name), entry)
+        if first is entry:
+            continue
+        where = f"line {first.span.line}"
+        if first.kind is not entry.kind:
+            where += f", in {first.kind.value}"
+        yield _finding(
+            entry,
+            "duplicate-name",
+            f"plugin `{name}` is already defined ({where}); both download to "
+            f"`plugin-bin/{name}`, so the last one overwrites the binary while the controller "
+            "uses the first one's settings",
+            "give each plugin its own name, or remove one entry",
+            at=(),
+        )
+
+
+def _whitespace_or_fragment(raw: str) -> str | None:
+    if any(c.isspace() for c in raw):
+        return (
+            "location contains whitespace, which the controller sends as `%20`: the server "
+            "will not find the file"
+        )
+    if "#" in raw:
+        return (
+            "location contains `#`: the controller does not treat it as a fragment, it "
+            "requests `%23...` and the server will not find the file"
+        )
+    return None
+
+
+def _strip_hint(raw: str) -> str | None:
+    cleaned = "".join(raw.split())
+    return f"location: {cleaned}" if cleaned != raw else None
