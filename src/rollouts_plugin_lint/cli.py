@@ -1,0 +1,150 @@
+"""argv -> Settings -> run -> report -> exit code. One error boundary:
+0 nothing fails, 1 a finding fails the run, 2 usage or config error, 3 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from rollouts_plugin_lint import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 itself; keep its wording short
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rollouts-plugin-lint",
+        description="Lint Argo Rollouts plugin configuration (trafficRouterPlugins, "
+        "metricProviderPlugins, stepPlugins) in Helm values, ConfigMaps, Argo CD "
+        "Applications, Flux HelmReleases and kustomize patches.",
+        argument_default=None,
+    )
+    add = parser.add_argument
+    add("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    add(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        help="report format (default: github under GITHUB_ACTIONS=true, else text)",
+    )
+    add("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    add(
+        "--offline", action="store_true", default=None, help="no network; use cached downloads only"
+    )
+    add(
+        "--platform",
+        action="append",
+        metavar="OS/ARCH",
+        help="target platform of the controller, repeatable (default: linux/amd64)",
+    )
+    add(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="warnings fail the run; unreachable locations are errors",
+    )
+    add(
+        "--lenient",
+        action="store_true",
+        default=None,
+        help="only definite misconfiguration fails; network trouble is a warning",
+    )
+    add(
+        "--handshake",
+        action="store_true",
+        default=None,
+        help="opt in: run each matching binary to check the go-plugin handshake",
+    )
+    add(
+        "--allow-private-addresses",
+        action="store_true",
+        default=None,
+        help="allow locations on loopback or private networks (internal mirrors, tests)",
+    )
+    add(
+        "--cache-dir",
+        metavar="DIR",
+        help="download cache (default: $XDG_CACHE_HOME/rollouts-plugin-lint)",
+    )
+    add("--no-cache", action="store_true", default=None, help="do not read or write the cache")
+    add("--chart-version", metavar="V", help="argo-rollouts Helm chart version to assume")
+    add("--controller-version", metavar="V", help="Argo Rollouts controller version to assume")
+    add(
+        "--github-token-env",
+        metavar="NAME",
+        help="environment variable holding the GitHub token (default: GITHUB_TOKEN)",
+    )
+    add("--jobs", type=int, metavar="N", help="parallel downloads (default: 4)")
+    add("--timeout", type=float, metavar="SECONDS", help="network timeout per phase (default: 30)")
+    add("--max-size", type=int, metavar="BYTES", help="largest download (default: 512 MiB)")
+    add(
+        "--config",
+        metavar="FILE",
+        help="config file (default: .rollouts-plugin-lint.yaml or pyproject.toml "
+        "[tool.rollouts-plugin-lint], searched upwards to the repository root)",
+    )
+    add("--no-color", action="store_true", default=None, help="no colours in text output")
+    add("-q", "--quiet", action="count", default=0, help="less output (no notes in text)")
+    add("-v", "--verbose", action="count", default=0, help="more output")
+    add("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        print(
+            f"rollouts-plugin-lint {__version__}: internal error, please report it with this "
+            "trace:",
+            file=sys.stderr,
+        )
+        traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rollouts_plugin_lint.lint import run
+    from rollouts_plugin_lint.report import write_report
+    from rollouts_plugin_lint.settings import UsageError, load_settings
+
+    flags = {
+        key.replace("_", "-"): value
+        for key, value in vars(args).items()
+        if key not in ("quiet", "verbose")
+    }
+    flags["verbosity"] = args.verbose - args.quiet
+    try:
+        settings = load_settings(flags)
+        missing = [path for path in settings.paths if not os.path.lexists(path)]
+        if missing:
+            raise UsageError(f"{missing[0]}: no such file or directory")
+    except UsageError as error:
+        print(f"rollouts-plugin-lint: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    result = run(settings)
+    if settings.output:
+        try:
+            with open(settings.output, "w", encoding="utf-8") as stream:
+                write_report(result, settings, stream)
+        except OSError as error:
+            print(
+                f"rollouts-plugin-lint: error: {settings.output}: {error.strerror}", file=sys.stderr
+            )
+            return EXIT_USAGE
+    else:
+        write_report(result, settings, sys.stdout)
+    return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK

@@ -1,0 +1,143 @@
+"""Paths -> candidate files: a git-aware walk, excludes, and a cheap byte prefilter so
+that only files that can hold plugin configuration are ever parsed.
+
+Paths stay plain strings here: a large repository has tens of thousands of files and
+pathlib objects cost more than reading most of them."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+SKIPPED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
+        ".tox", ".nox", "__pycache__", ".terraform", ".mypy_cache", ".pytest_cache",
+        ".ruff_cache",
+    }
+)  # fmt: skip
+
+# Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
+# ConfigMap's own name. Then the precise pattern: the three keys, their near misses
+# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
+_QUICK = (b"lugin", b"argo-rollouts-config")
+_PRECISE = re.compile(
+    rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
+)
+
+
+def might_hold_plugins(data: bytes) -> bool:
+    return any(quick in data for quick in _QUICK) and _PRECISE.search(data) is not None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    display_path: str
+    data: bytes
+
+
+@dataclass
+class Discovery:
+    """Iterating yields the files worth parsing, reading each file once and holding no file
+    open between steps. `scanned` counts every file looked at; `unreadable` lists
+    (display path, reason) for files that could not be read."""
+
+    paths: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    cwd: str = field(default_factory=os.getcwd)
+    scanned: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        cwd = os.path.abspath(self.cwd)
+        seen: set[str] = set()
+        for path in self._files(cwd):
+            absolute = os.path.normpath(os.path.join(cwd, path))
+            if absolute in seen:
+                continue
+            seen.add(absolute)
+            self.scanned += 1
+            try:
+                data = read_regular_file(absolute)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                self.unreadable.append((display_path(absolute, cwd, path), reason))
+                continue
+            if might_hold_plugins(data):
+                yield Candidate(absolute, display_path(absolute, cwd, path), data)
+
+    def _files(self, cwd: str) -> Iterator[str]:
+        for raw in self.paths:
+            if os.path.isdir(os.path.join(cwd, raw)):
+                for relative in walk_directory(os.path.join(cwd, raw)):
+                    found = os.path.normpath(os.path.join(raw, relative))
+                    absolute = os.path.normpath(os.path.join(cwd, found))
+                    if not self._excluded(display_path(absolute, cwd, found)):
+                        yield found
+            else:
+                yield raw  # named explicitly (pre-commit does this): always checked
+
+    def _excluded(self, display: str) -> bool:
+        name = os.path.basename(display)
+        return any(
+            fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(name, pattern)
+            for pattern in self.exclude
+        )
+
+
+def read_regular_file(path: str) -> bytes:
+    """The bytes of a regular file. Opening without blocking and checking the open file
+    means a FIFO, a device or a file swapped in between cannot hang or fool us."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb", closefd=True) as stream:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        return stream.read()
+
+
+def walk_directory(root: str) -> Iterator[str]:
+    """YAML and JSON files under `root` (relative to it), honouring .gitignore inside a
+    git work tree."""
+    listed = _git_files(root)
+    for relative in listed if listed is not None else _walk(root):
+        if relative.lower().endswith(YAML_SUFFIXES) and SKIPPED_DIRS.isdisjoint(
+            relative.split("/")[:-1]
+        ):
+            yield relative
+
+
+def _git_files(root: str) -> list[str] | None:
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            cwd=root,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None  # no git, or not a work tree
+    names = listing.decode("utf-8", "surrogateescape").split("\0")
+    return sorted({name for name in names if name})
+
+
+def _walk(root: str) -> Iterator[str]:
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        relative_dir = os.path.relpath(directory, root)
+        for name in sorted(files):
+            yield name if relative_dir == "." else f"{relative_dir}/{name}"
+
+
+def display_path(absolute: str, cwd: str, given: str) -> str:
+    """Relative to the working directory when below it, as given otherwise."""
+    if absolute == cwd or absolute.startswith(cwd.rstrip("/") + "/"):
+        return os.path.relpath(absolute, cwd).replace(os.sep, "/")
+    return given.replace(os.sep, "/")

@@ -1,0 +1,23 @@
+"""Findings -> text, json (and later github, sarif). Reporters know nothing of how findings
+were made; they write to the stream they are given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from rollouts_plugin_lint.lint import LintResult
+from rollouts_plugin_lint.report.json_report import write_json
+from rollouts_plugin_lint.report.text import write_text
+from rollouts_plugin_lint.settings import Settings
+
+Reporter = Callable[[LintResult, Settings, TextIO], None]
+
+REPORTERS: dict[str, Reporter] = {
+    "text": write_text,
+    "json": write_json,
+}
+
+
+def write_report(result: LintResult, settings: Settings, stream: TextIO) -> None:
+    REPORTERS[settings.format](result, settings, stream)

@@ -1,0 +1,127 @@
+"""`path:line:col: severity: message [rule]`, the source line with a caret under the
+offending token (actionlint style), the hint, and a one-line summary."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TextIO
+
+from rollouts_plugin_lint.lint import LintResult
+from rollouts_plugin_lint.model import LINE_BREAK, Finding, Severity
+from rollouts_plugin_lint.settings import Settings
+
+_COLORS = {
+    Severity.ERROR: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[1;33m",
+    Severity.NOTE: "\x1b[1;36m",
+}
+_BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
+
+
+def write_text(result: LintResult, settings: Settings, stream: TextIO) -> None:
+    paint = _Painter(settings.color)
+    lines_by_path = {path: LINE_BREAK.split(text) for path, text in result.sources.items()}
+    for finding in result.findings:
+        if settings.verbosity < 0 and finding.severity is Severity.NOTE:
+            continue
+        stream.write(_render(finding, lines_by_path.get(finding.span.path), paint))
+    stream.write(summary_line(result) + "\n")
+
+
+def summary_line(result: LintResult) -> str:
+    counts = [
+        _plural(result.count(Severity.ERROR), "error"),
+        _plural(result.count(Severity.WARNING), "warning"),
+        _plural(result.count(Severity.NOTE), "note"),
+    ]
+    scope = f"{_plural(len(result.entries), 'plugin entry', 'plugin entries')} in " + _plural(
+        result.files, "file"
+    )
+    if not result.findings:
+        return f"no problems found ({scope} checked)"
+    return f"{', '.join(counts)} ({scope} checked)"
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+class _Painter:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.enabled else text
+
+
+def _render(finding: Finding, lines: list[str] | None, paint: _Painter) -> str:
+    span = finding.span
+    severity = paint(_COLORS[finding.severity], finding.severity.value)
+    header = (
+        f"{paint(_BOLD, printable(span.path))}:{span.line}:{span.column}: {severity}: "
+        f"{printable(finding.message)} {paint(_DIM, f'[{finding.rule}]')}\n"
+    )
+    out = [header]
+    if lines is not None and 0 < span.line <= len(lines):
+        out.append(
+            _snippet(
+                span.line,
+                span.column,
+                span.end_line,
+                span.end_column,
+                lines,
+                paint,
+                finding.severity,
+            )
+        )
+    gutter = " " * (len(str(span.line)) + 1)
+    if span.approximate:
+        out.append(
+            f"{gutter}= note: the position is approximate (inside a folded or quoted string)\n"
+        )
+    if finding.hint:
+        hint_lines = printable(finding.hint, keep_newlines=True).split("\n")
+        out.append(f"{gutter}= hint: {hint_lines[0]}\n")
+        out.extend(f"{gutter}        {line}\n" for line in hint_lines[1:])
+    return "".join(out)
+
+
+def _snippet(
+    line: int,
+    column: int,
+    end_line: int,
+    end_column: int,
+    lines: list[str],
+    paint: _Painter,
+    severity: Severity,
+) -> str:
+    source = printable(lines[line - 1].replace("\t", " ").rstrip())
+    start = max(column - 1, 0)
+    stop = end_column - 1 if end_line == line else len(source)
+    stop = max(stop, start + 1)
+    pad = " " * _width(source[:start])
+    marker = "^" + "~" * max(_width(source[start:stop]) - 1, 0)
+    number = str(line)
+    gutter = " " * len(number)
+    return f"{gutter} |\n{number} | {source}\n{gutter} | {pad}{paint(_COLORS[severity], marker)}\n"
+
+
+def _width(text: str) -> int:
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """Escape control characters (ANSI sequences, carriage returns, ...) that a
+    pull-request author could use to rewrite what a terminal shows."""
+    out = []
+    for char in text:
+        if (char == "\n" and keep_newlines) or char == "\t" or char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1] if ord(char) > 0xFF else f"\\x{ord(char):02x}")
+    return "".join(out)

@@ -1,0 +1,290 @@
+"""Settings from CLI flags, the project's config file and the environment; the severity
+policy. Every cross-option check lives here and fails as a usage error (exit 2)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from rollouts_plugin_lint.model import DEFAULT_PLATFORMS, Finding, Platform, Severity
+from rollouts_plugin_lint.rules import RULES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+OUTPUT_FORMATS = ("text", "json", "github", "sarif")
+KNOWN_OSES = ("linux", "darwin", "windows", "freebsd")
+KNOWN_ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
+CONFIG_FILE_NAMES = (".rollouts-plugin-lint.yaml", ".rollouts-plugin-lint.yml")
+MIB = 1024 * 1024
+
+
+class UsageError(Exception):
+    """A bad flag, config file or combination: exit code 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: tuple[str, ...] = (".",)
+    format: str = "text"
+    output: str | None = None
+    offline: bool = False
+    platforms: tuple[Platform, ...] = DEFAULT_PLATFORMS
+    strict: bool = False
+    lenient: bool = False
+    handshake: bool = False
+    allow_private_addresses: bool = False
+    cache_dir: Path | None = None  # None: no cache
+    chart_version: str | None = None
+    controller_version: str | None = None
+    github_token_env: str = "GITHUB_TOKEN"
+    jobs: int = 4
+    timeout: float = 30.0
+    max_size: int = 512 * MIB
+    color: bool = False
+    verbosity: int = 0
+    severities: Mapping[str, Severity | None] = field(default_factory=dict)
+    optional_plugins: frozenset[str] = frozenset()
+    exclude: tuple[str, ...] = ()
+    config_file: str | None = None
+
+    def severity_of(self, finding: Finding) -> Severity | None:
+        """The severity a finding is reported at under this policy; None drops it."""
+        severity: Severity | None = finding.severity
+        if finding.rule in self.severities:
+            severity = self.severities[finding.rule]
+        if severity is None:
+            return None
+        network = RULES[finding.rule].network
+        if severity is Severity.ERROR and (
+            (self.lenient and network) or (finding.plugin in self.optional_plugins)
+        ):
+            return Severity.WARNING
+        if self.strict and network and severity is Severity.WARNING:
+            return Severity.ERROR
+        return severity
+
+    def fails(self, finding: Finding) -> bool:
+        return finding.severity is Severity.ERROR or (
+            self.strict and finding.severity is Severity.WARNING
+        )
+
+    def apply_policy(self, finding: Finding) -> Finding | None:
+        severity = self.severity_of(finding)
+        if severity is None:
+            return None
+        return finding if severity is finding.severity else replace(finding, severity=severity)
+
+
+# Keys a repository may set. Options that run code (--handshake), widen where we connect
+# (--allow-private-addresses) or pick a secret (--github-token-env) are flags only: the
+# config file is written by whoever opens the pull request.
+_CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "platform": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        },
+        "strict": {"type": "boolean"},
+        "lenient": {"type": "boolean"},
+        "offline": {"type": "boolean"},
+        "severity": {
+            "type": "object",
+            "additionalProperties": {"enum": ["error", "warning", "note", "off"]},
+        },
+        "optional-plugins": {"type": "array", "items": {"type": "string"}},
+        "exclude": {"type": "array", "items": {"type": "string"}},
+        "jobs": {"type": "integer", "minimum": 1, "maximum": 64},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "max-size": {"type": "integer", "minimum": 1},
+        "chart-version": {"type": "string"},
+        "controller-version": {"type": "string"},
+    },
+}
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge defaults < config file < flags. `flags` holds only the options the user gave,
+    keyed like the config file (`max-size`), plus `paths`."""
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    config_path = _find_config(flags.get("config"), cwd)
+    config = _read_config(config_path) if config_path else {}
+    merged = {**config, **{k: v for k, v in flags.items() if v is not None}}
+
+    if merged.get("strict") and merged.get("lenient"):
+        raise UsageError("--strict and --lenient contradict each other; pick one")
+    output_format = merged.get("format") or (
+        "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
+    )
+    if output_format not in OUTPUT_FORMATS:
+        choices = ", ".join(OUTPUT_FORMATS)
+        raise UsageError(f"unknown format {output_format!r}; choose from {choices}")
+    platforms = merged.get("platform") or [str(p) for p in DEFAULT_PLATFORMS]
+    if isinstance(platforms, str):
+        platforms = [platforms]
+    cache_dir = None if merged.get("no-cache") else _cache_dir(merged.get("cache-dir"), environ)
+    severities = _severities(merged.get("severity", {}), where=str(config_path))
+    jobs = merged.get("jobs", 4)
+    timeout = merged.get("timeout", 30.0)
+    max_size = merged.get("max-size", 512 * MIB)
+    if jobs < 1 or timeout <= 0 or max_size < 1:
+        raise UsageError("--jobs, --timeout and --max-size must be positive")
+    return Settings(
+        paths=tuple(merged.get("paths") or (".",)),
+        format=output_format,
+        output=merged.get("output"),
+        offline=bool(merged.get("offline", False)),
+        platforms=tuple(_platform(p) for p in dict.fromkeys(platforms)),
+        strict=bool(merged.get("strict", False)),
+        lenient=bool(merged.get("lenient", False)),
+        handshake=bool(merged.get("handshake", False)),
+        allow_private_addresses=bool(merged.get("allow-private-addresses", False)),
+        cache_dir=cache_dir,
+        chart_version=merged.get("chart-version"),
+        controller_version=merged.get("controller-version"),
+        github_token_env=merged.get("github-token-env") or "GITHUB_TOKEN",
+        jobs=jobs,
+        timeout=float(timeout),
+        max_size=max_size,
+        color=not merged.get("output") and _color(merged.get("no-color"), environ),
+        verbosity=int(merged.get("verbosity", 0)),
+        severities=severities,
+        optional_plugins=frozenset(merged.get("optional-plugins", ())),
+        exclude=tuple(merged.get("exclude", ())),
+        config_file=str(config_path) if config_path else None,
+    )
+
+
+def _find_config(explicit: str | None, cwd: Path) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise UsageError(f"{explicit}: config file not found")
+        return path
+    for directory in (cwd, *cwd.parents):
+        for name in CONFIG_FILE_NAMES:
+            if (directory / name).is_file():
+                return directory / name
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and b"[tool.rollouts-plugin-lint]" in pyproject.read_bytes():
+            return pyproject
+        if (directory / ".git").exists():
+            break
+    return None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read config file: {error.strerror}") from None
+    if path.name == "pyproject.toml":
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise UsageError(f"{path}: invalid TOML: {error}") from None
+        config = document.get("tool", {}).get("rollouts-plugin-lint", {})
+    else:
+        config = _read_yaml_config(path, data)
+        if isinstance(config, dict) and isinstance(config.get("severity"), dict):
+            # YAML 1.1 reads a bare `off` as false; that is what the user meant.
+            config["severity"] = {
+                rule: "off" if level is False else level
+                for rule, level in config["severity"].items()
+            }
+    _validate_config(path, config)
+    return dict(config)
+
+
+def _read_yaml_config(path: Path, data: bytes) -> Any:
+    from rollouts_plugin_lint.extract.yamlnodes import (
+        TooLarge,
+        YamlProblem,
+        compose_documents,
+        to_value,
+    )
+
+    try:
+        documents = list(compose_documents(data.decode("utf-8")))
+        return to_value(documents[0], [10_000]) if documents else {}
+    except YamlProblem as problem:
+        raise UsageError(
+            f"{path}:{problem.line + 1}:{problem.column + 1}: invalid YAML: {problem.message}"
+        ) from None
+    except (UnicodeDecodeError, TooLarge):
+        raise UsageError(f"{path}: config file is not readable UTF-8 YAML") from None
+
+
+def _validate_config(path: Path, config: Any) -> None:
+    validator = jsonschema.Draft202012Validator(_CONFIG_SCHEMA)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(_CONFIG_SCHEMA["properties"])
+        unknown = sorted(set(error.instance) - set(known))[0]
+        close = difflib.get_close_matches(unknown, known, n=1)
+        flag_only = {"handshake", "allow-private-addresses", "github-token-env", "cache-dir"}
+        if unknown in flag_only:
+            detail = "it can only be given as a command-line flag"
+        elif close:
+            detail = f"did you mean `{close[0]}`?"
+        else:
+            detail = f"known keys: {', '.join(known)}"
+        raise UsageError(f"{path}: unknown config key `{unknown}`; {detail}")
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    raise UsageError(f"{path}: `{where}`: {error.message}")
+
+
+def _severities(raw: Mapping[str, str], where: str) -> dict[str, Severity | None]:
+    result: dict[str, Severity | None] = {}
+    for rule, level in raw.items():
+        if rule not in RULES:
+            close = difflib.get_close_matches(rule, list(RULES), n=1)
+            suffix = f"; did you mean `{close[0]}`?" if close else ""
+            raise UsageError(f"{where}: unknown rule `{rule}` in severity{suffix}")
+        result[rule] = None if level == "off" else Severity(level)
+    return result
+
+
+def _platform(text: str) -> Platform:
+    parts = text.strip().lower().split("/")
+    if len(parts) not in (2, 3) or parts[0] not in KNOWN_OSES or parts[1] not in KNOWN_ARCHES:
+        raise UsageError(
+            f"invalid platform {text!r}: write OS/ARCH, e.g. linux/amd64 or linux/arm64 "
+            f"(OS: {', '.join(KNOWN_OSES)}; ARCH: {', '.join(KNOWN_ARCHES)})"
+        )
+    return Platform(parts[0], parts[1])
+
+
+def _cache_dir(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    if explicit:
+        return Path(explicit)
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rollouts-plugin-lint"
+
+
+def _color(no_color_flag: bool | None, environ: Mapping[str, str]) -> bool:
+    if no_color_flag or environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty() and environ.get("TERM") != "dumb"

@@ -1,0 +1,111 @@
+"""Discovery: git-aware walk, skipped folders, the byte prefilter, and no file handles held."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollouts_plugin_lint.discover import Discovery, might_hold_plugins
+from tests.conftest import Runner
+
+ENTRY = "controller:\n  trafficRouterPlugins:\n    - name: x\n      location: ''\n"
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def paths(root: Path, *args: str) -> list[str]:
+    return sorted(c.display_path for c in Discovery(args or (".",), cwd=str(root)))
+
+
+def test_walk_skips_vendored_and_hidden_tool_folders(tmp_path: Path) -> None:
+    for name in (
+        "values.yaml",
+        "node_modules/x/values.yaml",
+        "vendor/values.yaml",
+        ".git/values.yaml",
+        "deep/er/cm.yml",
+        "app.json",
+        "notes.txt",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(ENTRY)
+    assert paths(tmp_path, str(tmp_path)) == ["app.json", "deep/er/cm.yml", "values.yaml"]
+
+
+@pytest.mark.skipif(
+    subprocess.run(["git", "--version"], capture_output=True).returncode != 0,
+    reason="git is not installed",
+)
+def test_walk_respects_gitignore(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("rendered/\n*.generated.yaml\n")
+    for name in ("values.yaml", "rendered/values.yaml", "a.generated.yaml", "new/untracked.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(ENTRY)
+    assert paths(tmp_path, str(tmp_path)) == ["new/untracked.yaml", "values.yaml"]
+
+
+def test_named_files_are_checked_whatever_their_name(tmp_path: Path) -> None:
+    (tmp_path / "values.tpl").write_text(ENTRY)
+    assert paths(tmp_path, str(tmp_path / "values.tpl")) == ["values.tpl"]
+
+
+def test_excludes_apply_to_walked_files(tmp_path: Path) -> None:
+    for name in ("values.yaml", "charts/sub/values.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(ENTRY)
+    found = sorted(
+        c.display_path for c in Discovery((str(tmp_path),), ("charts/*",), str(tmp_path))
+    )
+    assert found == ["values.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"controller:\n  trafficRouterPlugins: []\n", True),
+        (b"data:\n  canaryStepPlugins: |\n", True),
+        (b"metadata:\n  name: argo-rollouts-config\n", True),
+        (b"kind: Deployment\nspec:\n  replicas: 3\n", False),
+        (b"grafana:\n  plugins: [a]\n", False),
+    ],
+)
+def test_prefilter(data: bytes, expected: bool) -> None:
+    assert might_hold_plugins(data) is expected
+
+
+def test_two_thousand_files_never_need_many_open_files(tmp_path: Path) -> None:
+    """Run discovery and extraction in a child limited to 40 open files."""
+    for i in range(2000):
+        (tmp_path / f"f{i:04}.yaml").write_text(ENTRY if i % 100 == 0 else "kind: Service\n")
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))\n"
+        "from rollouts_plugin_lint.cli import main\n"
+        f"sys.exit(main(['--offline', '--format', 'json', {str(tmp_path)!r}]))\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 1, child.stderr
+    assert '"files": 2000' in child.stdout
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 40  # the limit was the child's
+
+
+def test_unreadable_files_are_warnings_and_the_rest_is_checked(runner: Runner) -> None:
+    runner.write("ok.yaml", ENTRY)
+    os.mkfifo(runner.root / "pipe.yaml")  # reading it would block forever
+    (runner.root / "dangling.yaml").symlink_to(runner.root / "nowhere.yaml")
+    code, report = runner.json("ok.yaml", "pipe.yaml", "dangling.yaml", ".")
+    assert code == 1
+    assert sorted((f["path"], f["rule"]) for f in report["findings"]) == [
+        ("dangling.yaml", "skipped-file"),
+        ("ok.yaml", "location-format"),
+        ("ok.yaml", "name-format"),
+        ("pipe.yaml", "skipped-file"),
+    ]

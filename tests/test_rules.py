@@ -1,0 +1,362 @@
+"""Every static rule, at its exact line and column, in the containers people write."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.conftest import SHA, Runner, at
+
+GITHUB = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+GOOD = f"{GITHUB}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+
+
+def values(entries: str, key: str = "trafficRouterPlugins") -> str:
+    body = textwrap.indent(textwrap.dedent(entries).strip("\n"), "    ")
+    return f"controller:\n  replicas: 1\n  {key}:\n{body}\n"
+
+
+def configmap(entries: str, key: str = "trafficRouterPlugins") -> str:
+    body = textwrap.indent(textwrap.dedent(entries).strip("\n"), "    ")
+    return (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\n"
+        f"data:\n  {key}: |-\n{body}\n"
+    )
+
+
+def found(report: dict, rule: str) -> list[tuple[int, int]]:
+    return [(f["line"], f["column"]) for f in report["findings"] if f["rule"] == rule]
+
+
+def only(report: dict, rule: str) -> dict:
+    matches = [f for f in report["findings"] if f["rule"] == rule]
+    assert len(matches) == 1, report["findings"]
+    return matches[0]
+
+
+CASES = [
+    # (id, text, rule, token whose position the finding must have)
+    (
+        "name-no-namespace",
+        values(f"- name: gatewayAPI\n  location: {GOOD}\n  sha256: {SHA}"),
+        "name-format",
+        "gatewayAPI",
+    ),
+    (
+        "name-two-slashes",
+        configmap(f"- name: a/b/c\n  location: {GOOD}\n  sha256: {SHA}"),
+        "name-format",
+        "a/b/c",
+    ),
+    (
+        "name-dotdot",
+        configmap(f"- name: a/..\n  location: {GOOD}\n  sha256: {SHA}"),
+        "name-format",
+        "a/..",
+    ),
+    (
+        "name-space",
+        configmap(f"- name: 'argoproj labs/x'\n  location: {GOOD}\n  sha256: {SHA}"),
+        "name-format",
+        "'argoproj labs/x'",
+    ),
+    ("unknown-url", values(f"- name: a/b\n  url: {GOOD}\n  sha256: {SHA}"), "unknown-field", "url"),
+    (
+        "unknown-sha265",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha265: {SHA}"),
+        "unknown-field",
+        "sha265",
+    ),
+    (
+        "unknown-pluginLocation",
+        configmap(f"- name: a/b\n  pluginLocation: {GOOD}"),
+        "unknown-field",
+        "pluginLocation",
+    ),
+    (
+        "unknown-type",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  type: x"),
+        "unknown-field",
+        "type",
+    ),
+    (
+        "case-folded-field",
+        values(f"- name: a/b\n  Location: {GOOD}\n  sha256: {SHA}"),
+        "unknown-field",
+        "Location",
+    ),
+    ("missing-location", values("- name: a/b\n  sha256: " + SHA), "schema", "name"),
+    (
+        "disabled-string",
+        configmap(f'- name: a/b\n  location: {GOOD}\n  disabled: "true"', key="stepPlugins"),
+        "schema",
+        '"true"',
+    ),
+    (
+        "args-string",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  args: --x"),
+        "schema",
+        "--x",
+    ),
+    (
+        "sha256-number",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha256: 1234e5678"),
+        "schema",
+        "1234e5678",
+    ),
+    (
+        "duplicate-key",
+        values(f"- name: a/b\n  location: {GOOD}\n  name: a/c\n  sha256: {SHA}"),
+        "schema",
+        "name: a/c",
+    ),
+    ("empty-location", values('- name: a/b\n  location: ""'), "location-format", '""'),
+    ("null-location", values("- name: a/b\n  location:"), "location-format", "location"),
+    (
+        "leading-space",
+        configmap(f'- name: a/b\n  location: " {GOOD}"\n  sha256: {SHA}'),
+        "location-format",
+        f'" {GOOD}"',
+    ),
+    (
+        "bare-path",
+        configmap("- name: a/b\n  location: /plugins/x"),
+        "location-format",
+        "/plugins/x",
+    ),
+    ("ftp-scheme", configmap("- name: a/b\n  location: ftp://h/x"), "location-format", "ftp://h/x"),
+    (
+        "opaque-file",
+        configmap("- name: a/b\n  location: file:plugin"),
+        "location-format",
+        "file:plugin",
+    ),
+    (
+        "file-localhost",
+        configmap("- name: a/b\n  location: file://localhost/p/x"),
+        "location-format",
+        "file://localhost/p/x",
+    ),
+    (
+        "file-onto-itself",
+        configmap("- name: a/b\n  location: file://plugin-bin/a/b"),
+        "location-format",
+        "file://plugin-bin/a/b",
+    ),
+    (
+        "fragment",
+        configmap(f"- name: a/b\n  location: {GOOD}#x\n  sha256: {SHA}"),
+        "location-format",
+        GOOD,
+    ),
+    (
+        "bad-port",
+        configmap(f"- name: a/b\n  location: https://h:x/p\n  sha256: {SHA}"),
+        "location-format",
+        "https://h:x/p",
+    ),
+    (
+        "http",
+        configmap(
+            f"- name: a/b\n  location: http://mirror.example.org/x-linux-amd64\n  sha256: {SHA}"
+        ),
+        "insecure-location",
+        "http://",
+    ),
+    (
+        "credentials",
+        configmap(f"- name: a/b\n  location: https://u:pw@h.org/x\n  sha256: {SHA}"),
+        "credentials-in-url",
+        "https://u:pw@",
+    ),
+    (
+        "sha256-40",
+        values(
+            f"- name: a/b\n  location: {GOOD}\n  sha256: 08f588b1c799a37bbe8d0fc74cc1b1492dd70b2c"
+        ),
+        "sha256-format",
+        "08f588b1",
+    ),
+    (
+        "sha256-upper",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha256: '{SHA.upper()}'"),
+        "sha256-format",
+        f"'{SHA.upper()}'",
+    ),
+    ("missing-sha256", values(f"- name: a/b\n  location: {GOOD}"), "missing-sha256", GOOD),
+    (
+        "latest",
+        values(
+            f"- name: a/b\n  location: {GITHUB}/releases/latest/download/x-linux-amd64"
+            f"\n  sha256: {SHA}"
+        ),
+        "unpinned-location",
+        GITHUB,
+    ),
+    (
+        "raw-main",
+        values(
+            "- name: a/b\n  location: https://raw.githubusercontent.com/o/r/main/"
+            f"bin/x\n  sha256: {SHA}"
+        ),
+        "unpinned-location",
+        "https://raw",
+    ),
+    (
+        "blob",
+        values(f"- name: a/b\n  location: {GITHUB}/blob/v1/bin/x\n  sha256: {SHA}"),
+        "not-a-download-url",
+        GITHUB,
+    ),
+    (
+        "release-tag-page",
+        values(f"- name: a/b\n  location: {GITHUB}/releases/tag/v0.4.0\n  sha256: {SHA}"),
+        "not-a-download-url",
+        GITHUB,
+    ),
+    (
+        "darwin",
+        values(
+            f"- name: a/b\n  location: {GITHUB}/releases/download/v0.4.0/"
+            f"gatewayapi-plugin-darwin-arm64\n  sha256: {SHA}"
+        ),
+        "platform-mismatch",
+        GITHUB,
+    ),
+    (
+        "windows-exe",
+        values(
+            f"- name: a/b\n  location: {GITHUB}/releases/download/v0.4.0/"
+            f"gatewayapi-plugin-windows-amd64.exe\n  sha256: {SHA}"
+        ),
+        "platform-mismatch",
+        GITHUB,
+    ),
+    (
+        "arm64-on-amd64",
+        configmap("- name: a/b\n  location: file:///plugins/x-linux-aarch64"),
+        "platform-mismatch",
+        "file:///plugins",
+    ),
+    (
+        "tarball",
+        values(
+            f"- name: a/b\n  location: {GITHUB}/releases/download/v1/x_linux_amd64"
+            f".tar.gz\n  sha256: {SHA}"
+        ),
+        "archive",
+        GITHUB,
+    ),
+    (
+        "file-note",
+        configmap("- name: a/b\n  location: file://./bin/x"),
+        "file-location",
+        "file://./bin/x",
+    ),
+    (
+        "disabled-traffic",
+        values(f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  disabled: true"),
+        "disabled-ignored",
+        "disabled",
+    ),
+    (
+        "item-not-mapping",
+        values("- argoproj-labs/gatewayAPI"),
+        "plugin-list-shape",
+        "argoproj-labs/gatewayAPI",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "token"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_rule_position(runner: Runner, text: str, rule: str, token: str) -> None:
+    runner.write("config.yaml", text)
+    _, report = runner.json("config.yaml")
+    assert found(report, rule) == [at(text, token)], report["findings"]
+
+
+def test_clean_entries_have_no_findings(runner: Runner) -> None:
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {GOOD}\n  sha256: {SHA}")
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    assert code == 0
+    assert report["findings"] == []
+    assert [p["name"] for p in report["plugins"]] == ["argoproj-labs/gatewayAPI"]
+
+
+def test_duplicate_name_across_lists_of_one_configmap(runner: Runner) -> None:
+    text = (
+        "kind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+        "  trafficRouterPlugins: |-\n"
+        f"    - name: a/b\n      location: {GOOD}\n      sha256: {SHA}\n"
+        "  stepPlugins: |-\n"
+        f"    - name: a/c\n      location: {GOOD}\n      sha256: {SHA}\n"
+        f"    - name: a/b\n      location: {GOOD}\n      sha256: {SHA}\n"
+    )
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    finding = only(report, "duplicate-name")
+    assert (finding["line"], finding["column"]) == at(text, "name: a/b", 2)
+    assert "line 6, in trafficRouterPlugins" in finding["message"]
+
+
+def test_same_name_in_two_files_is_no_duplicate(runner: Runner) -> None:
+    entry = f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}"
+    runner.write("one.yaml", values(entry))
+    runner.write("two.yaml", values(entry))
+    _, report = runner.json(".")
+    assert found(report, "duplicate-name") == []
+
+
+def test_disabled_is_fine_on_step_plugins(runner: Runner) -> None:
+    text = values(
+        f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  disabled: yes", key="stepPlugins"
+    )
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    assert report["findings"] == [] and code == 0
+
+
+def test_args_number_is_a_warning_not_an_error(runner: Runner) -> None:
+    text = values(f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  args: [--port, 8080]")
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    finding = only(report, "schema")
+    assert finding["severity"] == "warning" and (finding["line"], finding["column"]) == at(
+        text, "8080"
+    )
+    assert code == 0
+
+
+def test_platform_flag_accepts_arm64_assets(runner: Runner) -> None:
+    text = values(
+        f"- name: a/b\n  location: {GITHUB}/releases/download/v1/p-linux-arm64\n  sha256: {SHA}"
+    )
+    runner.write("values.yaml", text)
+    _, default = runner.json("values.yaml")
+    assert found(default, "platform-mismatch")
+    assert "p-linux-amd64" in only(default, "platform-mismatch")["hint"]
+    _, arm = runner.json("--platform", "linux/arm64", "values.yaml")
+    assert found(arm, "platform-mismatch") == []
+
+
+def test_unknown_field_suggests_the_field(runner: Runner) -> None:
+    runner.write("values.yaml", values(f"- name: a/b\n  pluginLocation: {GOOD}"))
+    _, report = runner.json("values.yaml")
+    finding = only(report, "unknown-field")
+    assert "did you mean `location`?" in finding["message"]
+    assert finding["hint"] == "rename `pluginLocation` to `location`"
+
+
+def test_docs_sha1_example_is_explained(runner: Runner) -> None:
+    runner.write(
+        "values.yaml",
+        values(
+            f"- name: a/b\n  location: {GOOD}\n  sha256: 08f588b1c799a37bbe8d0fc74cc1b1492dd70b2c"
+        ),
+    )
+    _, report = runner.json("values.yaml")
+    assert "SHA-1" in only(report, "sha256-format")["message"]
