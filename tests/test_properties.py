@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.extract import extract_file
+from rollouts_plugin_lint.model import LINE_BREAK
 
 KEYS = [
     "trafficRouterPlugins",
@@ -74,7 +75,7 @@ def dump(document: object, flow: bool) -> str:
 def assert_well_formed(path: str, data: bytes) -> None:
     result = extract_file(path, data)
     findings = [*result.findings, *check_entries(result.entries)]
-    line_count = data.count(b"\n") + 1
+    line_count = len(LINE_BREAK.split(data.decode("utf-8", "replace")))
     for finding in findings:
         assert finding.span.path == path
         assert 1 <= finding.span.line <= line_count, finding
