@@ -144,16 +144,41 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class SourceFile:
-    """A file as read from disk: `display_path` is what reports print."""
+class GoBuildInfo:
+    """What `go version -m` would print, read without running the binary."""
 
-    display_path: str
-    text: str
-    lines: tuple[str, ...] = field(repr=False, default=())
+    version: str  # runtime version, e.g. "go1.22.5"
+    path: str | None = None  # main package path
+    module: str | None = None  # main module path
+    module_version: str | None = None
+    # Versions of the two modules every plugin links, with a `=>` replacement folded in
+    # as "v1.8.3 => github.com/fork/argo-rollouts v1.8.3-x".
+    rollouts: str | None = None
+    go_plugin: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)  # build GOOS=linux, ...
 
-    @classmethod
-    def from_text(cls, display_path: str, text: str) -> SourceFile:
-        return cls(display_path, text, tuple(LINE_BREAK.split(text)))
+
+@dataclass(frozen=True)
+class BinaryFacts:
+    """What a downloaded file is, from its bytes alone.
+
+    `format` is one of: elf, macho, macho-universal, pe, script, html, json, xml, text,
+    empty, lfs-pointer, gzip, tar, zip, xz, bzip2, zstd, unknown.
+    """
+
+    format: str
+    size: int
+    os: str | None = None  # linux, darwin, windows
+    arch: str | None = None  # GOARCH spelling: amd64, arm64, arm, 386, ...
+    arches: tuple[str, ...] = ()  # every slice of a universal Mach-O
+    interpreter: str | None = None  # ELF PT_INTERP: dynamically linked
+    detail: str | None = None  # a short printable excerpt: HTML <title>, JSON message, ...
+    members: tuple[str, ...] = ()  # archive members (the first few)
+    executable_member: str | None = None  # the member that looks like the plugin binary
+    go: GoBuildInfo | None = None
+    # Plugin kinds whose rpc packages or handshake strings the binary contains.
+    plugin_kinds: frozenset[PluginKind] = frozenset()
+    head: bytes = b""  # the first 16 bytes, for messages
 
 
 # The line breaks the YAML reader counts; str.splitlines() knows more (\f, \v, ...).
