@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from rollouts_plugin_lint.versions import Versions
 
 
 class PluginKind(str, enum.Enum):
@@ -79,6 +82,16 @@ class Span:
 
 
 @dataclass(frozen=True)
+class ControllerMounts:
+    """What a values document mounts into the controller, for `file://` locations:
+    the controller's mount paths and the files init containers copy there (as the
+    controller sees them)."""
+
+    mount_paths: tuple[str, ...] = ()
+    copied: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PluginEntry:
     """One item of a plugin list, with the position of every node in it.
 
@@ -97,6 +110,8 @@ class PluginEntry:
     # values document) carry the same group.
     group: str
     index: int
+    versions: Versions = field(default_factory=Versions)
+    mounts: ControllerMounts | None = None
 
     @property
     def name(self) -> str | None:
@@ -144,6 +159,46 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class FetchProblem:
+    """Why a location gave no file to inspect: a rule id and what happened, in words."""
+
+    rule: str  # download-failed, unreachable, blocked-address, too-large, not-verified
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseLookup:
+    """What the GitHub API says about the repository and tag of a release download URL
+    that failed. Plain data: the checks turn it into a hint."""
+
+    repo: str  # owner/name
+    tag: str
+    asset: str
+    repo_exists: bool
+    tag_found: str | None = None  # the tag as written, or with/without a leading v
+    assets: tuple[str, ...] = ()  # asset names of the release `tag_found`
+    recent_tags: tuple[str, ...] = ()  # newest releases, when the tag is unknown
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The outcome of fetching one location: a verified file in the cache, or a problem."""
+
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    sha256: str | None = None
+    size: int = 0
+    path: Path | None = None  # the stored file, hashed just now
+    content_type: str | None = None
+    from_cache: bool = False
+    requests: int = 0  # HTTP requests this fetch made (0: served from the cache)
+    problem: FetchProblem | None = None
+    release: ReleaseLookup | None = None
+
+
+@dataclass(frozen=True)
 class GoBuildInfo:
     """What `go version -m` would print, read without running the binary."""
 
@@ -180,6 +235,9 @@ class BinaryFacts:
     plugin_kinds: frozenset[PluginKind] = frozenset()
     head: bytes = b""  # the first 16 bytes, for messages
 
+
+# Download progress for one location: (url, bytes received, total bytes if known).
+ProgressCallback = Callable[[str, int, "int | None"], None]
 
 # The line breaks the YAML reader counts; str.splitlines() knows more (\f, \v, ...).
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

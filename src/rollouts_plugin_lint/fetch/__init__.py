@@ -1,0 +1,114 @@
+"""Fetch every location once, in parallel, into the cache: async httpx with bounded
+concurrency. The only package that imports httpx, so offline runs never load it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rollouts_plugin_lint.model import Artifact, ProgressCallback
+from rollouts_plugin_lint.settings import Settings
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    url: str
+    pinned: str | None  # a 64-hex sha256 from the configuration, if any
+
+
+@dataclass
+class FetchReport:
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # run-level: the cache, the API
+
+
+def fetch_all(
+    requests: Sequence[FetchRequest],
+    settings: Settings,
+    scratch: Path,
+    environ: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> FetchReport:
+    environ = os.environ if environ is None else environ
+    report = FetchReport()
+    unique = list({request.url: request for request in requests}.values())
+    if not unique:
+        return report
+    cache = _open_cache(settings, report)
+    if settings.offline:
+        # Offline runs must not pay for importing httpx: answer from the cache alone.
+        from rollouts_plugin_lint.fetch.cache import offline_artifact
+
+        report.artifacts = {r.url: offline_artifact(cache, r.url, r.pinned) for r in unique}
+        return report
+    report.artifacts = asyncio.run(_fetch(unique, settings, cache, scratch, environ, progress))
+    return report
+
+
+def _open_cache(settings: Settings, report: FetchReport):  # type: ignore[no-untyped-def]
+    from rollouts_plugin_lint.fetch.cache import Cache
+
+    if settings.cache_dir is None:
+        return None
+    cache = Cache(settings.cache_dir)
+    try:
+        cache.prepare()
+    except OSError as error:
+        report.warnings.append(
+            f"the cache directory {settings.cache_dir} is not usable "
+            f"({error.strerror or error}); running without a cache"
+        )
+        return None
+    return cache
+
+
+async def _fetch(
+    requests: Sequence[FetchRequest],
+    settings: Settings,
+    cache: object,
+    scratch: Path,
+    environ: Mapping[str, str],
+    progress: ProgressCallback | None,
+) -> dict[str, Artifact]:
+    from rollouts_plugin_lint.fetch.client import Downloader, FetchOptions, make_client
+    from rollouts_plugin_lint.fetch.github import (
+        GITHUB_WEB_HOSTS,
+        ReleaseOracle,
+        release_url_parts,
+    )
+
+    options = FetchOptions(
+        timeout=settings.timeout,
+        max_size=settings.max_size,
+        allow_private=settings.allow_private_addresses,
+    )
+    token = environ.get(settings.github_token_env) or None
+    api_url = environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    server_hosts = set(GITHUB_WEB_HOSTS)
+    server = urlsplit(environ.get("GITHUB_SERVER_URL", "")).hostname
+    if server:
+        server_hosts.add(server.lower())
+    semaphore = asyncio.Semaphore(settings.jobs)
+    async with make_client(options, settings.jobs) as client:
+        downloader = Downloader(client, options, cache, scratch, progress)  # type: ignore[arg-type]
+        oracle = ReleaseOracle(client, api_url, token, settings.timeout)
+
+        async def one(request: FetchRequest) -> Artifact:
+            async with semaphore:
+                artifact = await downloader.fetch(request.url, request.pinned)
+            if artifact.status is not None and artifact.status >= 400:
+                parts = release_url_parts(artifact.url, server_hosts)
+                if parts is not None:
+                    lookup = await oracle.lookup(*parts)
+                    if lookup is not None:
+                        artifact = replace(artifact, release=lookup)
+            return artifact
+
+        results = await asyncio.gather(*(one(request) for request in requests))
+    return {artifact.url: artifact for artifact in results}

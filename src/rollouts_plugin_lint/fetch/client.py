@@ -1,0 +1,401 @@
+"""Download one location the way the controller would, and keep what it served.
+
+Redirects are followed by hand (at most 10, like Go's client) so that every hop passes
+the address guard and credentials never follow a change of host. Bodies stream to disk
+while hashing, so memory stays flat whatever the size. Connection failures, 429 and 5xx
+are retried with backoff (honouring Retry-After); other statuses are answers, not
+accidents, and are never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+
+from rollouts_plugin_lint import __version__
+from rollouts_plugin_lint.fetch.cache import (
+    Cache,
+    UrlRecord,
+    cached_artifact,
+    offline_artifact,
+)
+from rollouts_plugin_lint.fetch.guard import (
+    BlockedAddress,
+    GuardedBackend,
+    Resolver,
+    describe,
+    is_public,
+    system_resolver,
+)
+from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback
+
+USER_AGENT = f"rollouts-plugin-lint/{__version__} (+https://github.com/rollouts-plugin-lint)"
+MAX_REDIRECTS = 10
+ERROR_BODY_BYTES = 64 * 1024
+_REDIRECTS = {301, 302, 303, 307, 308}
+_RETRYABLE = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    timeout: float = 30.0
+    max_size: int = 512 * 1024 * 1024
+    allow_private: bool = False
+    offline: bool = False
+    attempts: int = 3
+    backoff: float = 0.5  # seconds before the 2nd attempt; doubles after
+    max_retry_after: float = 30.0
+    resolver: Resolver = system_resolver
+
+    @property
+    def deadline(self) -> float:
+        """Wall-clock bound for one download: a trickling server cannot hold us forever."""
+        return max(self.timeout * 10, 60.0)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with our network backend in its connection pool. httpx has no
+    public hook for a backend; the pool is rebuilt with the same settings."""
+
+    def __init__(self, backend: GuardedBackend, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        import httpcore
+
+        old = self._pool
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=old._ssl_context,
+            max_connections=old._max_connections,
+            max_keepalive_connections=old._max_keepalive_connections,
+            keepalive_expiry=old._keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+
+def make_client(options: FetchOptions, jobs: int) -> httpx.AsyncClient:
+    backend = GuardedBackend(options.allow_private, options.resolver)
+    limits = httpx.Limits(max_connections=max(jobs, 1) * 2, max_keepalive_connections=jobs)
+    return httpx.AsyncClient(
+        transport=_GuardedTransport(backend, limits=limits, trust_env=True),
+        timeout=httpx.Timeout(options.timeout),
+        # Go's client asks for gzip only and decodes it; the controller saves the decoded
+        # bytes, so we do the same.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
+        follow_redirects=False,
+        trust_env=True,
+    )
+
+
+class _Failed(Exception):
+    def __init__(self, problem: FetchProblem, retryable: bool = False, wait: float = 0.0):
+        super().__init__(problem.message)
+        self.problem = problem
+        self.retryable = retryable
+        self.wait = wait
+
+
+@dataclass
+class _Response:
+    url: str
+    status: int
+    headers: httpx.Headers
+    requests: int
+
+
+class Downloader:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        options: FetchOptions,
+        cache: Cache | None,
+        scratch: Path,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.cache = cache
+        self.scratch = scratch
+        self.progress = progress
+
+    async def fetch(self, url: str, pinned: str | None = None) -> Artifact:
+        cached = cached_artifact(self.cache, url, pinned)
+        if cached is not None and pinned is not None:
+            return cached  # pinned and verified: no request at all
+        if self.options.offline:
+            return offline_artifact(self.cache, url, pinned)
+        record = self.cache.record(url) if self.cache and cached else None
+        requests = 0
+        wait = 0.0
+        for attempt in range(1, self.options.attempts + 1):
+            if wait:
+                await anyio.sleep(wait)
+            try:
+                with anyio.fail_after(self.options.deadline):
+                    final = attempt == self.options.attempts
+                    artifact = await self._attempt(url, record, cached, final)
+                return _with_requests(artifact, requests + artifact.requests)
+            except _Failed as failure:
+                requests += 1
+                if not failure.retryable or attempt == self.options.attempts:
+                    return Artifact(url, problem=failure.problem, requests=requests)
+                wait = failure.wait or self.options.backoff * 2 ** (attempt - 1)
+            except TimeoutError:
+                return Artifact(
+                    url,
+                    problem=FetchProblem(
+                        "unreachable",
+                        f"the download did not finish within {self.options.deadline:.0f} s "
+                        "(the server sends too slowly or stalls)",
+                    ),
+                    requests=requests + 1,
+                )
+        raise AssertionError("unreachable: the loop returns")  # pragma: no cover
+
+    async def _attempt(
+        self, url: str, record: UrlRecord | None, cached: Artifact | None, final: bool
+    ) -> Artifact:
+        headers: dict[str, str] = {}
+        if record and cached:
+            if record.etag:
+                headers["If-None-Match"] = record.etag
+            if record.last_modified:
+                headers["If-Modified-Since"] = record.last_modified
+        response, stream = await self._open(url, headers, final)
+        async with _closing(stream):
+            if response.status == 304 and cached is not None:
+                return _with_requests(cached, response.requests)
+            if response.status < 200 or response.status >= 400:
+                return await self._error_response(url, response, stream)
+            return await self._save(url, response, stream)
+
+    async def _open(
+        self, url: str, extra: Mapping[str, str], final: bool
+    ) -> tuple[_Response, httpx.Response]:
+        """Send the request and follow redirects; returns the first non-redirect response.
+        429 and 5xx are retried by the caller, except on the final attempt, where they are
+        the answer."""
+        current = url
+        for hop in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(current)
+            await self._check_host(parts.hostname or "", parts.port or _default_port(parts.scheme))
+            try:
+                request = self.client.build_request("GET", current, headers=extra)
+                response = await self.client.send(request, stream=True)
+            except BlockedAddress as blocked:
+                raise _Failed(_blocked(current, blocked.host, blocked.address)) from None
+            except httpx.TransportError as error:
+                raise _Failed(_transport_problem(current, error), retryable=True) from None
+            except httpx.InvalidURL as error:
+                raise _Failed(FetchProblem("unreachable", f"invalid URL: {error}")) from None
+            location = response.headers.get("location")
+            if response.status_code in _REDIRECTS and location:
+                await response.aclose()
+                following = urljoin(current, location)
+                if urlsplit(following).scheme not in ("http", "https"):
+                    raise _Failed(
+                        FetchProblem(
+                            "unreachable",
+                            f"{current} redirects to a non-http URL: {_short(following)}",
+                        )
+                    )
+                current = following
+                continue
+            if response.status_code in _RETRYABLE and not final:
+                await response.aclose()
+                raise _Failed(
+                    FetchProblem("download-failed", f"{response.status_code} at {current}"),
+                    retryable=True,
+                    wait=self._retry_after(response.headers.get("retry-after")),
+                )
+            return _Response(current, response.status_code, response.headers, hop + 1), response
+        raise _Failed(
+            FetchProblem(
+                "unreachable",
+                f"more than {MAX_REDIRECTS} redirects (a loop?), last at {_short(current)}; the "
+                "controller gives up after 10 too",
+            )
+        )
+
+    async def _check_host(self, host: str, port: int) -> None:
+        """Refuse a hop before sending anything. The network backend checks again on the
+        address it connects to; this check also covers hops that go through a proxy."""
+        if self.options.allow_private or not host:
+            return
+        try:
+            addresses = await self.options.resolver(host, port)
+        except OSError:
+            return  # the connect will fail and say so
+        for address in addresses:
+            if not is_public(address):
+                raise _Failed(_blocked(f"{host}", host, address))
+
+    def _retry_after(self, value: str | None) -> float:
+        if not value:
+            return 0.0
+        try:
+            seconds = float(value)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            seconds = parsed.timestamp() - time.time() if parsed else 0.0
+        return min(max(seconds, 0.0), self.options.max_retry_after)
+
+    async def _error_response(
+        self, url: str, response: _Response, stream: httpx.Response
+    ) -> Artifact:
+        """Keep the start of an error body: it often says what is wrong."""
+        target = self.scratch / hashlib.sha256(url.encode()).hexdigest()
+        written = 0
+        with target.open("wb") as out, contextlib.suppress(httpx.HTTPError):
+            async for chunk in stream.aiter_bytes():
+                out.write(chunk[: ERROR_BODY_BYTES - written])
+                written += len(chunk)
+                if written >= ERROR_BODY_BYTES:
+                    break
+        return Artifact(
+            url,
+            final_url=response.url,
+            status=response.status,
+            size=min(written, ERROR_BODY_BYTES),
+            path=target,
+            content_type=response.headers.get("content-type"),
+            requests=response.requests,
+        )
+
+    async def _save(self, url: str, response: _Response, stream: httpx.Response) -> Artifact:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.options.max_size:
+            raise _Failed(_too_large(url, int(declared), declared=True))
+        temporary = self.cache.temporary_file() if self.cache else self.scratch / _temp_name(url)
+        digest = hashlib.sha256()
+        size = 0
+        total = int(declared) if declared and declared.isdigit() else None
+        try:
+            with temporary.open("wb") as out:
+                try:
+                    async for chunk in stream.aiter_bytes():
+                        size += len(chunk)
+                        if size > self.options.max_size:
+                            raise _Failed(_too_large(url, size, declared=False))
+                        digest.update(chunk)
+                        out.write(chunk)
+                        if self.progress is not None:
+                            self.progress(url, size, total)
+                except httpx.TransportError as error:
+                    problem = _transport_problem(response.url, error, received=size)
+                    raise _Failed(problem, retryable=True) from None
+                except httpx.DecodingError as error:
+                    raise _Failed(
+                        FetchProblem(
+                            "unreachable",
+                            f"the body does not decode as its Content-Encoding says: {error}",
+                        )
+                    ) from None
+            sha256 = digest.hexdigest()
+            path = temporary
+            if self.cache is not None:
+                path = self.cache.store(temporary, sha256)
+                self.cache.remember(
+                    UrlRecord(
+                        url=url,
+                        sha256=sha256,
+                        size=size,
+                        final_url=response.url,
+                        content_type=response.headers.get("content-type"),
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                    )
+                )
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+        return Artifact(
+            url,
+            final_url=response.url,
+            status=response.status,
+            sha256=sha256,
+            size=size,
+            path=path,
+            content_type=response.headers.get("content-type"),
+            requests=response.requests,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: httpx.Response):  # type: ignore[no-untyped-def]
+    try:
+        yield stream
+    finally:
+        await stream.aclose()
+
+
+def _with_requests(artifact: Artifact, requests: int) -> Artifact:
+    return replace(artifact, requests=requests)
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _temp_name(url: str) -> str:
+    return "download-" + hashlib.sha256(url.encode()).hexdigest()
+
+
+def _short(url: str, limit: int = 160) -> str:
+    return url if len(url) <= limit else url[: limit - 3] + "..."
+
+
+def _blocked(url: str, host: str, address: str) -> FetchProblem:
+    return FetchProblem(
+        "blocked-address",
+        f"not fetched: {host} resolves to {address}, {describe(address)}; pull-request "
+        "authors choose these URLs and CI runners can reach internal services",
+        "for an internal mirror, run with --allow-private-addresses",
+    )
+
+
+def _too_large(url: str, size: int, declared: bool) -> FetchProblem:
+    what = f"declares {size:,} bytes" if declared else f"sent more than {size - 1:,} bytes"
+    return FetchProblem(
+        "too-large",
+        f"the download {what}, over the --max-size limit; plugins are tens of MB",
+        "check the URL, or raise --max-size",
+    )
+
+
+def _transport_problem(url: str, error: httpx.TransportError, received: int = 0) -> FetchProblem:
+    text = str(error) or type(error).__name__
+    host = urlsplit(url).hostname or url
+    if isinstance(error, httpx.TimeoutException):
+        message = f"timed out talking to {host} ({type(error).__name__})"
+    elif received:
+        message = (
+            f"the connection to {host} broke after {received:,} bytes of the body ({text}); "
+            "a partial file is never used"
+        )
+    elif isinstance(error, httpx.ConnectError):
+        lowered = text.lower()
+        if "ssl" in lowered or "certificate" in lowered:
+            message = f"TLS with {host} failed: {text}"
+        elif "resolve" in lowered or "name or service" in lowered:
+            message = f"cannot resolve {host}: {text}"
+        else:
+            message = f"cannot connect to {host}: {text}"
+    elif isinstance(error, httpx.RemoteProtocolError):
+        message = f"{host} broke the HTTP exchange: {text}"
+    else:
+        message = f"network error with {host}: {text}"
+    return FetchProblem("unreachable", message[:300])
+
+
+__all__ = ["Downloader", "FetchOptions", "make_client"]

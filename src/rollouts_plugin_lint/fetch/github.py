@@ -1,0 +1,123 @@
+"""Ask the GitHub REST API about a release download URL that failed, once per repository,
+so the report can say what is true: the tag is `vX`, the asset has another name, or the
+repository has no such release. Any API trouble (rate limit, no network, GitHub
+Enterprise quirks) only drops the hint, never the finding."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from rollouts_plugin_lint.model import ReleaseLookup
+
+_RELEASE_DOWNLOAD = re.compile(
+    r"/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/download/(?P<tag>.+)/(?P<asset>[^/]+)"
+)
+GITHUB_WEB_HOSTS = {"github.com", "www.github.com"}
+_PAGE = 100
+
+
+def release_url_parts(url: str, server_hosts: set[str]) -> tuple[str, str, str] | None:
+    """(owner/repo, tag, asset) of a release download URL on a GitHub server."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in server_hosts:
+        return None
+    match = _RELEASE_DOWNLOAD.fullmatch(parts.path)
+    if not match:
+        return None
+    return f"{match['owner']}/{match['repo']}", match["tag"], match["asset"]
+
+
+class ReleaseOracle:
+    """Looks up releases through the API with one shared client; one listing per repo."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, api_url: str, token: str | None, timeout: float
+    ) -> None:
+        self.client = client
+        self.api_url = api_url.rstrip("/")
+        self.headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        if token and urlsplit(self.api_url).scheme == "https":
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+        self._listings: dict[str, asyncio.Task[list[dict[str, Any]] | None]] = {}
+        self.requests = 0
+
+    async def lookup(self, repo: str, tag: str, asset: str) -> ReleaseLookup | None:
+        try:
+            return await self._lookup(repo, tag, asset)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, OSError):
+            return None
+        except Exception:  # the address guard, for one: a hint is never worth a failure
+            return None
+
+    async def _lookup(self, repo: str, tag: str, asset: str) -> ReleaseLookup | None:
+        if repo not in self._listings:
+            self._listings[repo] = asyncio.ensure_future(self._list_releases(repo))
+        releases = await self._listings[repo]
+        if releases is None:
+            exists = await self._repo_exists(repo)
+            if exists is None:
+                return None
+            return ReleaseLookup(repo, tag, asset, repo_exists=exists)
+        by_tag = {str(r.get("tag_name")): r for r in releases if isinstance(r, Mapping)}
+        for candidate in _tag_variants(tag):
+            release = by_tag.get(candidate) or await self._release_by_tag(repo, candidate)
+            if release is not None:
+                names = tuple(
+                    str(a.get("name")) for a in release.get("assets", []) if isinstance(a, Mapping)
+                )
+                return ReleaseLookup(repo, tag, asset, True, candidate, names)
+        recent = tuple(
+            str(r.get("tag_name"))
+            for r in releases
+            if isinstance(r, Mapping) and not r.get("draft") and r.get("tag_name")
+        )[:5]
+        return ReleaseLookup(repo, tag, asset, True, None, (), recent)
+
+    async def _get(self, path: str) -> httpx.Response:
+        self.requests += 1
+        return await self.client.get(
+            f"{self.api_url}{path}", headers=self.headers, timeout=self.timeout
+        )
+
+    async def _list_releases(self, repo: str) -> list[dict[str, Any]] | None:
+        response = await self._get(f"/repos/{_quoted(repo)}/releases?per_page={_PAGE}")
+        if response.status_code != 200:
+            return None
+        data = response.json()
+        return data if isinstance(data, list) else None
+
+    async def _release_by_tag(self, repo: str, tag: str) -> dict[str, Any] | None:
+        response = await self._get(f"/repos/{_quoted(repo)}/releases/tags/{quote(tag, safe='')}")
+        if response.status_code != 200:
+            return None
+        data = response.json()
+        return data if isinstance(data, dict) else None
+
+    async def _repo_exists(self, repo: str) -> bool | None:
+        response = await self._get(f"/repos/{_quoted(repo)}")
+        if response.status_code in (200, 301):
+            return True
+        if response.status_code == 404:
+            return False
+        return None  # rate limited, forbidden, ...: we do not know
+
+
+def _quoted(repo: str) -> str:
+    owner, _, name = repo.partition("/")
+    return f"{quote(owner, safe='')}/{quote(name, safe='')}"
+
+
+def _tag_variants(tag: str) -> list[str]:
+    """The tag as written first, then with the leading `v` added or removed."""
+    other = tag[1:] if tag.startswith("v") and tag[1:2].isdigit() else f"v{tag}"
+    return [tag, other]
