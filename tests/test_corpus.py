@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rollouts_plugin_lint.extract import extract_file
+from rollouts_plugin_lint.rules import RULES
 from tests.conftest import CORPUS, corpus_files, requires_corpus
 
 
@@ -19,13 +20,8 @@ from tests.conftest import CORPUS, corpus_files, requires_corpus
 def test_corpus_file_parses_without_a_crash(path: Path) -> None:
     result = extract_file(path.name, path.read_bytes())
     for finding in result.findings:
-        assert finding.rule in (
-            "plugin-list-shape",
-            "yaml-syntax",
-            "unknown-field",
-            "schema",
-            "skipped-file",
-        )
+        assert finding.rule in RULES
+        assert finding.span.path == path.name and finding.span.line >= 1
 
 
 @requires_corpus
@@ -52,54 +48,85 @@ def test_whole_corpus_through_the_cli() -> None:
     assert len(with_entries) >= 45, "most corpus files hold plugin entries"
 
 
-def findings(name: str) -> list[tuple[str, int, int]]:
+def findings(name: str, *args: str) -> list[tuple[str, int, int]]:
     child = subprocess.run(
-        [sys.executable, "-m", "rollouts_plugin_lint", "--offline", "--format", "json", name],
-        cwd=CORPUS,
-        capture_output=True,
-        text=True,
-    )
-    return [(f["rule"], f["line"], f["column"]) for f in json.loads(child.stdout)["findings"]]
+        [sys.executable, "-m", "rollouts_plugin_lint", "--offline", "--no-cache", "--format",
+         "json", *args, name],
+        cwd=CORPUS, capture_output=True, text=True,
+    )  # fmt: skip
+    return [(f["rule"], f["line"], f["column"]) for f in json.loads(child.stdout)["findings"]
+            if f["severity"] == "error"]  # fmt: skip
+
+
+# The static mistakes SOURCES.tsv names, as (rule, line, column) errors.
+MISTAKES = {
+    # trafficRouterPlugins at the top level, and a location that was never filled in.
+    "derhornspieler__harvester-rke2-platform__services__argo__argo-rollouts__argo-rollouts-values"
+    ".yaml": [("misplaced-plugin-list", 45, 1), ("placeholder", 47, 15)],
+    # valuesObject holding a block string while chart 2.40.0 expects a list.
+    "tooming__k8s-anywhere__gitops__platform__argo-rollouts.yaml": [("plugin-list-shape", 31, 11)],
+    # The old nested form, and an empty location.
+    "kvist-no__linkerd-gateway-api-repro__argo-rollouts-values.yaml": [
+        ("plugin-list-shape", 2, 3), ("location-format", 5, 19)],
+    # A data key the controller never reads.
+    "aburan28__statefulset-step-plugin__manifests__configmap-argo-rollouts-config.yaml": [
+        ("unknown-config-key", 6, 3)],
+    # The nested form on chart 2.39.1 (targetRevision).
+    "angelenriquep__infra-k3s__argocd__applications__argo-rollouts@a55e94a.yaml": [
+        ("plugin-list-shape", 26, 11)],
+    # Attempts 2 and 3: a JSON string where a list (or the nested form) belongs.
+    "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@f2061f4.yaml": [
+        ("plugin-list-shape", 6, 5)],
+    "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@f56ada1.yaml": [
+        ("plugin-list-shape", 26, 5)],
+    # The nested form (the dependency is chart 2.38.1; unknown here, so the current chart).
+    "Itamar-Ratson__devsecops__helm__argo-rollouts__values@67c948f.yaml": [
+        ("plugin-list-shape", 21, 5)],
+    # sha256 placeholders and a file:///path/to placeholder.
+    "jmichalek132__argo-rollouts-k6-plugin__examples__canary-full__configmap-snippet.yaml": [
+        ("placeholder", 13, 15), ("placeholder", 17, 15)],
+    "jmichalek132__argo-rollouts-k6-plugin__examples__error-rate-latency__configmap-snippet.yaml": [
+        ("placeholder", 13, 15)],
+    "irfadkp__rollouts-plugin-metric-instana__examples__analysis-template.yaml": [
+        ("placeholder", 28, 15)],
+    "zachaller__argo-rollouts__regional-traffic-demo__examples__argo-rollouts-config.yaml": [
+        ("placeholder", 9, 17)],
+    # arm64 assets, errors for the default linux/amd64 controller.
+    "MYanello__gateway-api-argo__argo__gw-clusterrole.yaml": [("platform-mismatch", 9, 17)],
+    "argoproj-labs__rollouts-plugin-trafficrouter-gatewayapi__examples__linkerd__argo-rollouts"
+    "-plugin.yaml": [("platform-mismatch", 10, 17)],
+    "PlatformRelay__Kaddy__deploy__rollouts__config.yaml": [("platform-mismatch", 36, 17)],
+    # Right only for a chart version the file does not state (tested with their Chart.yaml
+    # in test_real_world.py).
+    "argoproj-labs__rollouts-plugin-trafficrouter-gatewayapi__test__cluster-setup__argo-rollouts"
+    "-values@182280f.yml": [("plugin-list-shape", 20, 3)],
+    "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values.yaml": [
+        ("plugin-list-shape", 34, 5)],
+    "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@c155f70.yaml": [
+        ("plugin-list-shape", 25, 5)],
+}  # fmt: skip
 
 
 @requires_corpus
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        # Old nested chart form and an empty location.
-        (
-            "kvist-no__linkerd-gateway-api-repro__argo-rollouts-values.yaml",
-            [("plugin-list-shape", 2, 3), ("location-format", 5, 19)],
-        ),
-        # valuesObject holding a block string while chart 2.40.0 expects a list.
-        (
-            "tooming__k8s-anywhere__gitops__platform__argo-rollouts.yaml",
-            [("plugin-list-shape", 31, 11), ("missing-sha256", 33, 25)],
-        ),
-        # sha256 placeholders that are not hex.
-        (
-            "jmichalek132__argo-rollouts-k6-plugin__examples__canary-full__configmap-snippet.yaml",
-            [("sha256-format", 13, 15), ("sha256-format", 17, 15)],
-        ),
-        # Plain http to a private mirror, no sha256.
-        (
-            "jjamroga__rollouts-plugin-trafficrouter-glooplatform__deploy-local__kustomization.yaml",
-            [("insecure-location", 31, 25), ("missing-sha256", 31, 25)],
-        ),
-        # A real 64-hex pin: nothing to say.
-        ("saadabdullaah__steadystate__gitops__platform__rollouts__values.yaml", []),
-        # Relative file:// as the upstream e2e test writes it.
-        (
-            "argoproj__argo-rollouts__test__e2e__step-plugin__argo-rollouts-config.yaml",
-            [("file-location", 13, 17), ("file-location", 16, 17)],
-        ),
-        # A one-line JSON string inside a values file: exact column.
-        (
-            "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@f56ada1.yaml",
-            [("plugin-list-shape", 26, 5), ("file-location", 26, 75)],
-        ),
-    ],
-    ids=lambda value: value[:40] if isinstance(value, str) else "",
-)
-def test_known_mistakes_are_found(name: str, expected: list[tuple[str, int, int]]) -> None:
-    assert findings(name) == expected
+@pytest.mark.parametrize("name", sorted(MISTAKES), ids=lambda name: name[:50])
+def test_known_mistakes_are_found_at_their_line(name: str) -> None:
+    assert findings(name) == MISTAKES[name]
+
+
+@requires_corpus
+def test_correct_files_get_no_error() -> None:
+    correct = [p.name for p in corpus_files() if p.name not in MISTAKES]
+    child = subprocess.run(
+        [sys.executable, "-m", "rollouts_plugin_lint", "--offline", "--no-cache", "--format",
+         "json", *correct],
+        cwd=CORPUS, capture_output=True, text=True,
+    )  # fmt: skip
+    errors = [f for f in json.loads(child.stdout)["findings"] if f["severity"] == "error"]
+    assert errors == []
+    assert len(correct) >= 40
+
+
+@requires_corpus
+def test_arm64_assets_are_right_for_an_arm64_controller() -> None:
+    assert findings("PlatformRelay__Kaddy__deploy__rollouts__config.yaml",
+                    "--platform", "linux/arm64") == []  # fmt: skip

@@ -19,6 +19,7 @@ from rollouts_plugin_lint.checks.locations import (
     unpinned_reason,
     web_page_problem,
 )
+from rollouts_plugin_lint.checks.placeholder import placeholder
 from rollouts_plugin_lint.checks.schema import check_schema
 from rollouts_plugin_lint.model import (
     DEFAULT_PLATFORMS,
@@ -29,14 +30,40 @@ from rollouts_plugin_lint.model import (
     Severity,
 )
 from rollouts_plugin_lint.rules import RULES
+from rollouts_plugin_lint.versions import CONTROLLER_ARGS, CONTROLLER_V18, show
+
+# Findings about a field's format that a placeholder in that field makes pointless.
+_CASCADE = {"location-format", "sha256-format", "schema"}
 
 
 def check_entries(
     entries: Sequence[PluginEntry], platforms: Sequence[Platform] = DEFAULT_PLATFORMS
 ) -> Iterator[Finding]:
     for entry in entries:
-        yield from check_schema(entry)
-        yield from check_entry(entry, platforms)
+        unfilled = {
+            field: found
+            for field in ("location", "sha256")
+            if (found := placeholder(entry.value.get(field))) is not None
+        }
+        for field, found in unfilled.items():
+            yield _finding(
+                entry,
+                "placeholder",
+                f"`{field}` holds {found.what} (`{_short(str(entry.value[field]))}`), not a real "
+                "value: fill it in"
+                + ("" if found.severity is Severity.ERROR else "; not checked until rendered"),
+                "render the chart (`helm template`) and lint the output"
+                if found.severity is Severity.NOTE
+                else None,
+                at=(field,),
+                severity=found.severity,
+            )
+        skipped = {entry.span_of(field) for field in unfilled}
+        for finding in check_schema(entry):
+            if not (finding.rule in _CASCADE and finding.span in skipped):
+                yield finding
+        yield from check_entry(entry, platforms, skip_location="location" in unfilled)
+        yield from check_versions(entry)
     yield from check_duplicate_names(entries)
 
 
@@ -61,7 +88,9 @@ def _finding(
     )
 
 
-def check_entry(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Finding]:
+def check_entry(
+    entry: PluginEntry, platforms: Sequence[Platform], skip_location: bool = False
+) -> Iterator[Finding]:
     if "disabled" in entry.value and entry.kind is not PluginKind.STEP:
         yield _finding(
             entry,
@@ -73,8 +102,8 @@ def check_entry(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[F
             on_key=True,
         )
     raw = entry.location
-    if raw is None or raw == "":
-        return  # missing, empty or mistyped: the schema check said so
+    if raw is None or raw == "" or skip_location:
+        return  # missing, empty, mistyped or a placeholder: said already
     try:
         location = parse_request_uri(raw)
     except LocationError as error:
@@ -194,7 +223,51 @@ def _check_file(
     if entry.value.get("sha256") is not None:
         message += ". `sha256` is ignored for file:// locations"
     yield _finding(entry, "file-location", message)
+    if entry.mounts is not None:
+        yield from _check_mounted(entry, source)
     yield from _check_asset_name(entry, location, platforms)
+
+
+# Volumes the chart itself mounts into the controller (emptyDirs).
+CHART_MOUNTS = (f"{CONTROLLER_HOME}/plugin-bin", "/tmp")
+
+
+def _check_mounted(entry: PluginEntry, source: str) -> Iterator[Finding]:
+    """A file:// path the controller cannot see, judged against the volumes the same values
+    document mounts and the files its init containers copy."""
+    mounts = entry.mounts
+    assert mounts is not None
+    copied = [path for path in mounts.copied if path != source]
+    if source in mounts.copied:
+        return
+    under = [m for m in (*mounts.mount_paths, *CHART_MOUNTS) if _is_under(source, m)]
+    suggestion = _closest_copy(source, copied)
+    hint = f"location: file://{suggestion}" if suggestion else None
+    if not under:
+        shown = ", ".join(f"`{m}`" for m in mounts.mount_paths) or "none"
+        message = (
+            f"`{source}` is under no volume mounted into the controller (its mounts: {shown}), "
+            "so the file cannot be there and start-up fails"
+        )
+    elif copied and any(_is_under(path, under[0]) for path in copied):
+        message = f"the init container copies the plugin to `{copied[0]}`, not to `{source}`"
+    else:
+        return
+    if suggestion:
+        message += f"; the init container copies it to `{suggestion}`"
+    yield _finding(entry, "file-location-unmounted", message, hint)
+
+
+def _is_under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _closest_copy(source: str, copied: Sequence[str]) -> str | None:
+    if not copied:
+        return None
+    name = posixpath.basename(source)
+    same_name = [path for path in copied if posixpath.basename(path) == name]
+    return (same_name or list(copied))[0]
 
 
 def _check_asset_name(
@@ -237,6 +310,49 @@ def _check_asset_name(
     )
 
 
+_FIELD_VERSIONS = (
+    ("args", CONTROLLER_ARGS),
+    ("disabled", CONTROLLER_V18),
+    ("headersFrom", CONTROLLER_V18),
+)
+
+
+def check_versions(entry: PluginEntry) -> Iterator[Finding]:
+    """Fields the controller is too old for, and what older controllers get wrong."""
+    versions = entry.versions
+    for field, needed in _FIELD_VERSIONS:
+        if field in entry.value and versions.controller_below(needed):
+            yield _finding(
+                entry,
+                "version-gate",
+                f"`{field}` needs controller v{show(needed)}; {versions.describe_controller()} "
+                f"({versions.source}) ignores it",
+                at=(field,),
+                on_key=True,
+            )
+    if not versions.controller_below(CONTROLLER_V18):
+        return
+    older = f"{versions.describe_controller()} ({versions.source})"
+    location = entry.location or ""
+    if location.lower().startswith(("http://", "https://")):
+        yield _finding(
+            entry,
+            "version-gate",
+            f"{older} does not check the HTTP status: a wrong URL is saved as the plugin, logged "
+            'as "Download complete" and fails later with `exec format error`',
+            severity=Severity.NOTE,
+        )
+    if entry.sha256:
+        yield _finding(
+            entry,
+            "version-gate",
+            f"{older} compares sha256 with a bug (argo-rollouts#3519, fixed in v1.8.0) that can "
+            "reject a correct digest",
+            at=("sha256",),
+            severity=Severity.NOTE,
+        )
+
+
 def check_duplicate_names(entries: Iterable[PluginEntry]) -> Iterator[Finding]:
     first_by_name: dict[tuple[str, str], PluginEntry] = {}
     for entry in entries:
@@ -272,6 +388,10 @@ def _whitespace_or_fragment(raw: str) -> str | None:
             "requests `%23...` and the server will not find the file"
         )
     return None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _strip_hint(raw: str) -> str | None:

@@ -7,6 +7,7 @@ import codecs
 from rollouts_plugin_lint.extract.positions import FILE
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import Finding, Severity, Span
+from rollouts_plugin_lint.versions import Versions
 
 __all__ = ["FIELDS", "MAX_FILE_BYTES", "Extraction", "extract_file", "extract_text"]
 
@@ -21,7 +22,9 @@ _BOMS = (
 )
 
 
-def extract_file(path: str, data: bytes) -> Extraction:
+def extract_file(
+    path: str, data: bytes, versions: Versions | None = None, forced: Versions | None = None
+) -> Extraction:
     """Every plugin entry in a file's bytes. Never raises for bad input: a file that cannot
     be read as YAML becomes a finding, and a template or binary file a note."""
     if len(data) > MAX_FILE_BYTES:
@@ -47,11 +50,16 @@ def extract_file(path: str, data: bytes) -> Extraction:
                 )
             ]
         )
-    return extract_text(path, text)
+    return extract_text(path, text, versions, forced)
 
 
-def extract_text(path: str, text: str) -> Extraction:
-    walker = Walker(path)
+def extract_text(
+    path: str, text: str, versions: Versions | None = None, forced: Versions | None = None
+) -> Extraction:
+    """`versions`: what is known of the chart and controller before reading the file (a
+    Chart.yaml beside it); the file's own statements refine it; `forced` (command-line
+    flags) wins over both."""
+    walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
     parsed = walker.walk_text(text, FILE, path, syntax_errors=not looks_templated)
     if not parsed and looks_templated:

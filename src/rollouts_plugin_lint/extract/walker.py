@@ -9,9 +9,11 @@ way, with positions mapped back through each level.
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from rollouts_plugin_lint.extract.hints import document_versions
 from rollouts_plugin_lint.extract.positions import Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
@@ -28,6 +30,7 @@ from rollouts_plugin_lint.extract.yamlnodes import (
 from rollouts_plugin_lint.model import (
     LINE_BREAK,
     PLUGIN_KEYS,
+    ControllerMounts,
     Finding,
     Origin,
     PluginEntry,
@@ -36,6 +39,12 @@ from rollouts_plugin_lint.model import (
     Span,
 )
 from rollouts_plugin_lint.rules import RULES
+from rollouts_plugin_lint.versions import (
+    CHART_LIST_FORM,
+    CHART_STEP_PLUGINS,
+    Versions,
+    show,
+)
 
 # The fields of the controller's PluginItem; Go's JSON decoder matches them without case.
 FIELDS = ("name", "location", "sha256", "disabled", "args", "headersFrom")
@@ -60,6 +69,17 @@ class Extraction:
 
 
 @dataclass(frozen=True)
+class _Document:
+    """One YAML document being walked and what it says about itself."""
+
+    locator: Locator
+    id: str
+    depth: int
+    versions: Versions
+    is_rollouts_configmap: bool
+
+
+@dataclass(frozen=True)
 class _Place:
     """Where a plugin list sits: everything an entry needs besides its own nodes."""
 
@@ -67,11 +87,20 @@ class _Place:
     origin: Origin
     group: str
     locator: Locator
+    versions: Versions = field(default_factory=Versions)
+    mounts: ControllerMounts | None = None
 
 
 class Walker:
-    def __init__(self, path: str) -> None:
+    """`versions`: what is known before reading (a Chart.yaml beside the file); documents
+    refine it; `forced` (command-line flags) wins over both."""
+
+    def __init__(
+        self, path: str, versions: Versions | None = None, forced: Versions | None = None
+    ) -> None:
         self.path = path
+        self.versions = versions or Versions()
+        self.forced = forced or Versions()
         self.result = Extraction()
 
     # -- texts and documents -------------------------------------------------------------
@@ -83,12 +112,21 @@ class Walker:
         group: str,
         depth: int = 0,
         syntax_errors: bool = True,
+        versions: Versions | None = None,
     ) -> bool:
         """Walk every document of `text`. Returns False when it is not YAML."""
         locator = Locator(self.path, tuple(LINE_BREAK.split(text)), positions)
+        inherited = versions or self.versions
         try:
-            for index, document in enumerate(compose_documents(text)):
-                self._walk_tree(document, locator, f"{group}#{index}", depth)
+            for index, root in enumerate(compose_documents(text)):
+                document = _Document(
+                    locator,
+                    f"{group}#{index}",
+                    depth,
+                    inherited.merged(document_versions(root)).merged(self.forced),
+                    _is_rollouts_configmap(root),
+                )
+                self._walk_tree(root, document)
         except YamlProblem as problem:
             if syntax_errors:
                 self._finding(
@@ -99,7 +137,8 @@ class Walker:
             return False
         return True
 
-    def _walk_tree(self, root: Node, locator: Locator, document: str, depth: int) -> None:
+    def _walk_tree(self, root: Node, document: _Document) -> None:
+        locator = document.locator
         seen: set[int] = set()
         # (node, path, parent key, whether this mapping is a ConfigMap `data`)
         stack: list[tuple[Node, tuple[str, ...], str | None, bool]] = [(root, (), None, False)]
@@ -117,9 +156,8 @@ class Walker:
                     f"document has more than {MAX_NODES_PER_TEXT:,} nodes; the rest is not checked",
                 )
                 return
-            group = f"{document}:{'/'.join(path)}"
             if isinstance(node, MappingNode):
-                children = self._walk_mapping(node, path, is_data, locator, document)
+                children = self._walk_mapping(node, path, is_data, document)
                 stack.extend(reversed(children))
             elif isinstance(node, SequenceNode):
                 stack.extend(
@@ -128,16 +166,17 @@ class Walker:
                 )
             elif (
                 isinstance(node, ScalarNode)
-                and depth < MAX_EMBEDDING_DEPTH
+                and document.depth < MAX_EMBEDDING_DEPTH
                 and _MENTIONS_PLUGIN_KEY.search(node.value)
                 and isinstance(text := scalar_value(node), str)
             ):
                 self.walk_text(
                     text,
                     embedded_map(locator.positions, locator.lines, node),
-                    group,
-                    depth + 1,
+                    f"{document.id}:{'/'.join(path)}",
+                    document.depth + 1,
                     syntax_errors=parent_key in EMBEDDED_YAML_KEYS,
+                    versions=document.versions,
                 )
 
     def _walk_mapping(
@@ -145,28 +184,80 @@ class Walker:
         node: MappingNode,
         path: tuple[str, ...],
         is_data: bool,
-        locator: Locator,
-        document: str,
+        document: _Document,
     ) -> list[tuple[Node, tuple[str, ...], str | None, bool]]:
-        group = f"{document}:{'/'.join(path)}"
+        group = f"{document.id}:{'/'.join(path)}"
+        locator = document.locator
         children = []
         pairs = [(key_text(key), key, value) for key, value in node.value]
         json6902 = _json6902_target(pairs)
+        names = {name for name, _, _ in pairs}
+        if is_data and (
+            document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
+        ):
+            self._unknown_config_keys(pairs, document)
+        mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
             if name in PLUGIN_KEYS:
                 origin = Origin.CONFIGMAP if is_data else Origin.HELM_VALUES
-                self._plugin_value(key, value, _Place(PLUGIN_KEYS[name], origin, group, locator))
+                place = _Place(PLUGIN_KEYS[name], origin, group, locator, document.versions,
+                               mounts)  # fmt: skip
+                if origin is Origin.HELM_VALUES and path[-1:] != ("controller",):
+                    self._misplaced(key, path, place)
+                self._plugin_value(key, value, place)
             elif name == "value" and json6902 == "/data":
                 # Share the group of `/data/<key>` operations: it is the same ConfigMap.
                 children.append((value, ("/data",), name, True))
             elif name == "value" and json6902 is not None:
                 kind = PLUGIN_KEYS[json6902.rsplit("/", 1)[1]]
-                place = _Place(kind, Origin.CONFIGMAP, f"{document}:/data", locator)
+                place = _Place(kind, Origin.CONFIGMAP, f"{document.id}:/data", locator,
+                               document.versions)  # fmt: skip
                 self._plugin_value(key, value, place)
             else:
                 children.append((value, child_path, name, name == "data"))
         return children
+
+    def _unknown_config_keys(
+        self, pairs: list[tuple[str | None, Node, Node]], document: _Document
+    ) -> None:
+        for name, key, _ in pairs:
+            if name is None or name in PLUGIN_KEYS:
+                continue
+            meant = _meant_plugin_key(name)
+            if meant is None:
+                continue
+            if name in _OLD_LAYOUT_KEYS:
+                message = (
+                    f"`{name}` is the layout of early plugin docs; the controller reads only "
+                    "`trafficRouterPlugins`, `metricProviderPlugins` and `stepPlugins`, so "
+                    "these plugins are never loaded"
+                )
+            else:
+                message = (
+                    f"the controller never reads the data key `{name}` (it reads exactly "
+                    f"`trafficRouterPlugins`, `metricProviderPlugins` and `stepPlugins`), so "
+                    f"these plugins are never loaded; did you mean `{meant}`?"
+                )
+            self._finding(
+                "unknown-config-key",
+                document.locator.span(key),
+                message,
+                hint=f"rename `{name}` to `{meant}`",
+            )
+
+    def _misplaced(self, key: Node, path: tuple[str, ...], place: _Place) -> None:
+        where = "at the top level" if not path else f"under `{'.'.join(path)}`"
+        expected = ".".join((*path, "controller", place.kind.value))
+        self._finding(
+            "misplaced-plugin-list",
+            place.locator.span(key),
+            f"`{place.kind.value}` {where} is ignored: the chart reads "
+            f"`controller.{place.kind.value}` only, so the controller starts with no "
+            f"{place.kind.label} plugins",
+            hint=f"move it under `controller:` ({expected})",
+            kind=place.kind,
+        )
 
     # -- plugin lists ----------------------------------------------------------------------
 
@@ -192,8 +283,28 @@ class Walker:
             if isinstance(value, SequenceNode):
                 self._entries(value, place)
             return
-        # Helm values: the chart (>= 2.38.0) wants a real YAML list.
+        versions = place.versions
+        old_chart = versions.chart_below(CHART_LIST_FORM)
+        if kind is PluginKind.STEP and versions.chart_below(CHART_STEP_PLUGINS):
+            self._finding(
+                "version-gate",
+                locator.span(key),
+                f"chart {show(versions.chart or (0, 0, 0))} ({versions.source}) ignores "
+                f"`controller.stepPlugins`: step plugins came with chart "
+                f"{show(CHART_STEP_PLUGINS)} and controller v1.8",
+                kind=kind,
+            )
         if isinstance(value, SequenceNode):
+            if old_chart:
+                self._finding(
+                    "plugin-list-shape",
+                    locator.span(key),
+                    f"chart {show(versions.chart or (0, 0, 0))} ({versions.source}) writes "
+                    f"`controller.{kind.value}` straight under the ConfigMap's `data:`, so a "
+                    "list makes the ConfigMap invalid; that chart takes a nested string",
+                    hint=_nested_hint(kind),
+                    kind=kind,
+                )
             self._entries(value, place)
         elif isinstance(value, MappingNode):
             self._mapping_value(key, value, place)
@@ -202,10 +313,16 @@ class Walker:
                 self._finding(
                     "plugin-list-shape",
                     locator.span(key),
-                    f"`{kind.value}` is a string; the chart (>= 2.38.0) expects a YAML list "
-                    "and the controller fails with `cannot unmarshal string into Go value "
-                    "of type []types.PluginItem`",
-                    hint=_values_hint(kind),
+                    f"`{kind.value}` is a string; "
+                    + (
+                        f"chart {show(versions.chart or (0, 0, 0))} takes a nested string "
+                        f"under `{kind.value}.{kind.value}`"
+                        if old_chart
+                        else "the chart (>= 2.37.8) expects a YAML list and the controller "
+                        "fails with `cannot unmarshal string into Go value of type "
+                        "[]types.PluginItem`"
+                    ),
+                    hint=_nested_hint(kind) if old_chart else _values_hint(kind),
                     kind=kind,
                 )
                 self._string_list(value, place)
@@ -219,39 +336,42 @@ class Walker:
             )
 
     def _mapping_value(self, key: Node, value: MappingNode, place: _Place) -> None:
-        kind, locator = place.kind, place.locator
+        kind, locator, versions = place.kind, place.locator, place.versions
         if not value.value:
             return  # `{}`: the pre-2.38 chart default, renders nothing
         nested = [(k, v) for k, v in value.value if key_text(k) in PLUGIN_KEYS]
-        if nested:
+        if not nested:
             self._finding(
                 "plugin-list-shape",
                 locator.span(key),
-                f"`{kind.value}` holds a nested `{key_text(nested[0][0])}` key: the form of "
-                "charts before 2.37.8; newer charts render it as a map and the controller "
-                "fails with `cannot unmarshal object into Go value of type "
-                "[]types.PluginItem`",
+                f"`{kind.value}` must be a list of plugin entries; this is a mapping",
+                hint=_values_hint(kind),
+                kind=kind,
+            )
+            return
+        if not versions.chart_below(CHART_LIST_FORM):
+            chart = (
+                f"chart {show(versions.chart)} ({versions.source})"
+                if versions.chart
+                else "the current chart (no chart version found; pass --chart-version)"
+            )
+            self._finding(
+                "plugin-list-shape",
+                locator.span(key),
+                f"`{kind.value}` holds a nested `{key_text(nested[0][0])}` key, the form of "
+                f"charts up to 2.37.7; {chart} renders it as a map and the controller fails "
+                "with `cannot unmarshal object into Go value of type []types.PluginItem`",
                 hint=_values_hint(kind)
                 + "\n(the nested string form is right only for chart versions up to 2.37.7)",
                 kind=kind,
             )
-            for inner_key, inner_value in nested:
-                inner_kind = PLUGIN_KEYS[key_text(inner_key) or ""]
-                inner_place = _Place(inner_kind, place.origin, place.group, locator)
-                if isinstance(inner_value, SequenceNode):
-                    self._entries(inner_value, inner_place)
-                elif isinstance(inner_value, ScalarNode) and isinstance(
-                    scalar_value(inner_value), str
-                ):
-                    self._string_list(inner_value, inner_place)
-            return
-        self._finding(
-            "plugin-list-shape",
-            locator.span(key),
-            f"`{kind.value}` must be a list of plugin entries; this is a mapping",
-            hint=_values_hint(kind),
-            kind=kind,
-        )
+        for inner_key, inner_value in nested:
+            inner_kind = PLUGIN_KEYS[key_text(inner_key) or ""]
+            inner_place = replace(place, kind=inner_kind)
+            if isinstance(inner_value, SequenceNode):
+                self._entries(inner_value, inner_place)
+            elif isinstance(inner_value, ScalarNode) and isinstance(scalar_value(inner_value), str):
+                self._string_list(inner_value, inner_place)
 
     def _string_list(self, node: ScalarNode, place: _Place) -> None:
         """A plugin list written as a YAML (or JSON) string, as ConfigMap data values are."""
@@ -271,7 +391,7 @@ class Walker:
                 kind=kind,
             )
             return
-        inner = _Place(kind, place.origin, place.group, locator)
+        inner = replace(place, locator=locator)
         if root is None or (isinstance(root, ScalarNode) and scalar_value(root) is None):
             return
         if isinstance(root, SequenceNode):
@@ -358,6 +478,8 @@ class Walker:
             origin=place.origin,
             group=place.group,
             index=index,
+            versions=place.versions,
+            mounts=place.mounts,
         )
 
     def _finding(
@@ -458,6 +580,105 @@ def _describe(node: Node) -> str:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the string {shown!r}"
     return "empty"
+
+
+def _nested_hint(kind: PluginKind) -> str:
+    return (
+        f"charts up to 2.37.7 take a YAML string under a nested key:\n"
+        f"controller:\n"
+        f"  {kind.value}:\n"
+        f"    {kind.value}: |-\n"
+        f"      - name: <namespace>/<name>\n"
+        f"        location: https://..."
+    )
+
+
+def _is_rollouts_configmap(root: Node) -> bool:
+    if not isinstance(root, MappingNode):
+        return False
+    fields = {key_text(k): v for k, v in root.value}
+    metadata = fields.get("metadata")
+    name = None
+    if isinstance(metadata, MappingNode):
+        name = next((v for k, v in metadata.value if key_text(k) == "name"), None)
+    kind = fields.get("kind")
+    return (
+        isinstance(kind, ScalarNode)
+        and kind.value == "ConfigMap"
+        and isinstance(name, ScalarNode)
+        and name.value == "argo-rollouts-config"
+    )
+
+
+# Data keys of the plugin layout in early docs: `plugins: | metrics: - name: ...`.
+_OLD_LAYOUT_KEYS = {"plugins": "metricProviderPlugins", "metrics": "metricProviderPlugins"}
+_CASEFOLDED_KEYS = {key.lower(): key for key in PLUGIN_KEYS}
+
+
+def _meant_plugin_key(name: str) -> str | None:
+    """The plugin key a data key was probably meant to be, or None if it looks unrelated."""
+    if name in _OLD_LAYOUT_KEYS:
+        return _OLD_LAYOUT_KEYS[name]
+    folded = name.lower()
+    if folded in _CASEFOLDED_KEYS:
+        return _CASEFOLDED_KEYS[folded]
+    if "plugin" not in folded:
+        return None
+    for stem, key in (("traffic", "trafficRouterPlugins"), ("router", "trafficRouterPlugins"),
+                      ("metric", "metricProviderPlugins"), ("provider", "metricProviderPlugins"),
+                      ("analysis", "metricProviderPlugins"), ("step", "stepPlugins")):  # fmt: skip
+        if stem in folded:
+            return key
+    close = difflib.get_close_matches(name, list(PLUGIN_KEYS), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+_MOUNT_KEYS = {"volumeMounts", "initContainers"}
+_COPY = re.compile(r"\b(?:cp|install)\s+(?:-\S+\s+)*(\S+)\s+(\S+)")
+
+
+def _controller_mounts(pairs: list[tuple[str | None, Node, Node]]) -> ControllerMounts:
+    """The controller's volume mounts and the files init containers copy into them, from
+    the chart's `controller.volumeMounts` and `controller.initContainers`."""
+    fields = {name: value for name, _, value in pairs if name}
+    budget = [MAX_NODES_PER_ENTRY]
+    try:
+        mounts = to_value(fields["volumeMounts"], budget) if "volumeMounts" in fields else []
+        inits = to_value(fields["initContainers"], budget) if "initContainers" in fields else []
+    except TooLarge:
+        return ControllerMounts()
+    by_volume = {
+        m.get("name"): str(m.get("mountPath")).rstrip("/")
+        for m in mounts if isinstance(m, dict) and m.get("mountPath")
+    }  # fmt: skip
+    copied: list[str] = []
+    for init in inits if isinstance(inits, list) else []:
+        if not isinstance(init, dict):
+            continue
+        words = [*(init.get("command") or []), *(init.get("args") or [])]
+        script = " ".join(str(word) for word in words if isinstance(word, (str, int)))
+        init_mounts = [m for m in init.get("volumeMounts") or [] if isinstance(m, dict)]
+        for source, target in _COPY.findall(script):
+            copied.extend(_as_controller_sees(source, target, init_mounts, by_volume))
+    return ControllerMounts(tuple(by_volume.values()), tuple(copied))
+
+
+def _as_controller_sees(
+    source: str, target: str, init_mounts: list[dict[str, object]], by_volume: dict[object, str]
+) -> list[str]:
+    """Where a file an init container copies appears in the controller container."""
+    destination = target.rstrip("/")
+    for mount in init_mounts:
+        init_path = str(mount.get("mountPath", "")).rstrip("/")
+        controller_path = by_volume.get(mount.get("name"))
+        if not init_path or controller_path is None:
+            continue
+        if destination == init_path or destination.startswith(init_path + "/"):
+            relative = destination[len(init_path) :]
+            if destination == init_path or target.endswith("/"):
+                relative += "/" + source.rstrip("/").rsplit("/", 1)[-1]
+            return [controller_path + relative]
+    return []
 
 
 def _values_hint(kind: PluginKind) -> str:

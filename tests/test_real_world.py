@@ -1,0 +1,330 @@
+"""What real repositories get wrong: chart-version-aware shapes, misplaced and misspelled
+keys, placeholders, and file:// paths the controller cannot see."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+from tests.conftest import CORPUS, SHA, Runner, at, requires_corpus
+
+LOC = "https://github.com/o/r/releases/download/v1.0.0/p-linux-amd64"
+NESTED = (
+    "controller:\n  trafficRouterPlugins:\n    trafficRouterPlugins: |-\n"
+    f"      - name: a/b\n        location: {LOC}\n        sha256: {SHA}\n"
+)
+LISTED = (
+    "controller:\n  trafficRouterPlugins:\n"
+    f"    - name: a/b\n      location: {LOC}\n      sha256: {SHA}\n"
+)
+
+
+def rules(report: dict, *wanted: str) -> list[tuple[str, int, int]]:
+    return [
+        (f["rule"], f["line"], f["column"])
+        for f in report["findings"]
+        if not wanted or f["rule"] in wanted
+    ]
+
+
+def chart_yaml(version: str) -> str:
+    return (
+        "apiVersion: v2\nname: platform\nversion: 0.1.0\ndependencies:\n"
+        f"  - name: argo-rollouts\n    version: {version}\n"
+        "    repository: https://argoproj.github.io/argo-helm\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("chart", "text", "shape_error"),
+    [
+        ("2.37.2", NESTED, False),  # right for its chart
+        ("2.37.7", NESTED, False),
+        ("2.37.8", NESTED, True),
+        ("2.41.0", NESTED, True),
+        ("2.37.2", LISTED, True),  # a list under an old chart
+        ("2.37.8", LISTED, False),
+        ("2.41.0", LISTED, False),
+    ],
+)
+def test_shape_follows_the_chart_yaml_beside_the_values(
+    runner: Runner, chart: str, text: str, shape_error: bool
+) -> None:
+    runner.write("Chart.yaml", chart_yaml(chart))
+    runner.write("values.yaml", text)
+    _, report = runner.json("values.yaml")
+    shapes = [f for f in report["findings"] if f["rule"] == "plugin-list-shape"]
+    assert bool(shapes) is shape_error, report["findings"]
+    if shapes:
+        assert f"chart {chart}" in shapes[0]["message"]
+        assert "Chart.yaml" in shapes[0]["message"]
+
+
+def test_unknown_chart_version_assumes_the_current_chart_and_says_so(runner: Runner) -> None:
+    runner.write("values.yaml", NESTED)
+    _, report = runner.json("values.yaml")
+    (shape,) = [f for f in report["findings"] if f["rule"] == "plugin-list-shape"]
+    assert "no chart version found; pass --chart-version" in shape["message"]
+    assert "up to 2.37.7" in shape["hint"]
+
+
+def test_flags_override_what_the_repository_states(runner: Runner) -> None:
+    runner.write("Chart.yaml", chart_yaml("2.41.0"))
+    runner.write("values.yaml", NESTED)
+    _, report = runner.json("--chart-version", "2.37.2", "values.yaml")
+    assert rules(report, "plugin-list-shape") == []
+    code, _, err = runner.run("--offline", "--chart-version", "latest", "values.yaml")
+    assert code == 2 and "write a version such as 2.39.1" in err
+
+
+@pytest.mark.parametrize(
+    ("revision", "shape_error"), [("2.35.1", False), ("2.39.1", True)]
+)  # fmt: skip
+def test_argocd_target_revision_decides(runner: Runner, revision: str, shape_error: bool) -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n"
+        f"    chart: argo-rollouts\n    targetRevision: {revision}\n    helm:\n"
+        "      valuesObject:\n" + textwrap.indent(NESTED, "        ")
+    )
+    runner.write("app.yaml", text)
+    _, report = runner.json("app.yaml")
+    shapes = rules(report, "plugin-list-shape")
+    assert bool(shapes) is shape_error
+    if shape_error:
+        assert "targetRevision on line 6" in report["findings"][0]["message"]
+
+
+def test_flux_helmrelease_version_decides(runner: Runner) -> None:
+    text = (
+        "kind: HelmRelease\nspec:\n  chart:\n    spec:\n      chart: argo-rollouts\n"
+        "      version: 2.37.0\n  values:\n" + textwrap.indent(NESTED, "    ")
+    )
+    runner.write("release.yaml", text)
+    _, report = runner.json("release.yaml")
+    assert rules(report, "plugin-list-shape") == []
+
+
+def test_step_plugins_on_a_chart_that_ignores_them(runner: Runner) -> None:
+    runner.write("Chart.yaml", chart_yaml("2.38.1"))
+    text = LISTED.replace("trafficRouterPlugins", "stepPlugins")
+    runner.write("values.yaml", text)
+    _, report = runner.json("values.yaml")
+    (gate,) = [f for f in report["findings"] if f["rule"] == "version-gate" and
+               f["severity"] == "warning"]  # fmt: skip
+    assert (gate["line"], gate["column"]) == at(text, "stepPlugins")
+    assert "2.39.1" in gate["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "controller", "expected"),
+    [
+        ("args", "[--x]", "v1.6.6", True),
+        ("args", "[--x]", "v1.7.0", False),
+        ("disabled", "false", "v1.7.2", True),
+        ("headersFrom", "[{secretRef: {name: s}}]", "v1.7.2", True),
+        ("headersFrom", "[{secretRef: {name: s}}]", "v1.8.0", False),
+    ],
+)
+def test_fields_newer_than_the_controller(
+    runner: Runner, field: str, value: str, controller: str, expected: bool
+) -> None:
+    key = "stepPlugins" if field == "disabled" else "metricProviderPlugins"
+    text = (
+        "kind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+        f"  {key}: |-\n    - name: a/b\n      location: {LOC}\n      sha256: {SHA}\n"
+        f"      {field}: {value}\n"
+    )
+    runner.write("cm.yaml", text)
+    _, report = runner.json("--controller-version", controller, "cm.yaml")
+    gates = [f for f in report["findings"] if f["rule"] == "version-gate" and
+             f["severity"] == "warning"]  # fmt: skip
+    assert [(g["line"], g["column"]) for g in gates] == ([at(text, field)] if expected else [])
+
+
+def test_older_controllers_get_notes_about_status_and_sha256(runner: Runner) -> None:
+    text = (
+        "kind: Kustomization\nresources:\n"
+        "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.7.2/install.yaml\n"
+        "patches:\n  - patch: |-\n      kind: ConfigMap\n      metadata:\n"
+        "        name: argo-rollouts-config\n      data:\n        metricProviderPlugins: |-\n"
+        f"          - name: a/b\n            location: {LOC}\n            sha256: {SHA}\n"
+    )
+    runner.write("kustomization.yaml", text)
+    _, report = runner.json("kustomization.yaml")
+    notes = [f for f in report["findings"] if f["rule"] == "version-gate"]
+    assert [(n["line"], n["column"], n["severity"]) for n in notes] == [
+        (*at(text, LOC), "note"), (*at(text, SHA), "note")]  # fmt: skip
+    assert "install.yaml release on line 3" in notes[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("canaryStepPlugins", "stepPlugins"),
+        ("trafficRouterPlugin", "trafficRouterPlugins"),
+        ("metricPlugins", "metricProviderPlugins"),
+        ("TrafficRouterPlugins", "trafficRouterPlugins"),
+        ("plugins", "metricProviderPlugins"),
+    ],
+)
+def test_unknown_config_keys(runner: Runner, key: str, meant: str) -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+        f"  {key}: |-\n    - name: a/b\n      location: {LOC}\n"
+    )
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    (finding,) = [f for f in report["findings"] if f["rule"] == "unknown-config-key"]
+    assert (finding["line"], finding["column"]) == (6, 3)
+    assert finding["hint"] == f"rename `{key}` to `{meant}`"
+
+
+def test_other_configmaps_and_other_keys_are_left_alone(runner: Runner) -> None:
+    text = (
+        "kind: ConfigMap\nmetadata:\n  name: grafana\ndata:\n  stepPluginsNote: hello\n---\n"
+        "kind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+        "  logLevel: info\n  metricProviderPlugins: ''\n"
+    )
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert report["findings"] == []
+
+
+def test_misplaced_plugin_lists(runner: Runner) -> None:
+    top = LISTED.replace("controller:\n  ", "").replace("\n  ", "\n")
+    umbrella = "argo-rollouts:\n" + textwrap.indent(top, "  ")
+    runner.write("top.yaml", top)
+    runner.write("umbrella.yaml", umbrella)
+    _, report = runner.json(".")
+    found = [(f["path"], f["line"], f["column"], f["hint"]) for f in report["findings"]
+             if f["rule"] == "misplaced-plugin-list"]  # fmt: skip
+    assert found == [
+        ("top.yaml", 1, 1, "move it under `controller:` (controller.trafficRouterPlugins)"),
+        ("umbrella.yaml", 2, 3,
+         "move it under `controller:` (argo-rollouts.controller.trafficRouterPlugins)"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("location", "CHANGEME_ARGO_ROLLOUTS_PLUGIN_URL"),
+        ("location", "https://<your-mirror>/plugin"),
+        ("location", "${PLUGIN_URL}"),
+        ("location", "file:///path/to/plugin"),
+        ("location", "https://plugins.example.com/x-linux-amd64"),
+        ("sha256", "<sha256-of-the-binary>"),
+        ("sha256", "0" * 64),
+    ],
+)
+def test_placeholders_are_one_clear_error(runner: Runner, field: str, value: str) -> None:
+    entry = {"location": LOC, "sha256": SHA, field: value}
+    text = (
+        "controller:\n  trafficRouterPlugins:\n    - name: a/b\n"
+        f'      location: "{entry["location"]}"\n      sha256: "{entry["sha256"]}"\n'
+    )
+    runner.write("values.yaml", text)
+    _, report = runner.json("values.yaml")
+    assert rules(report) == [("placeholder", *at(text, f'"{value}"'))]
+
+
+def test_template_expressions_are_a_note(runner: Runner) -> None:
+    text = (
+        "controller:\n  trafficRouterPlugins:\n    - name: a/b\n"
+        '      location: "{{ .Values.pluginUrl }}"\n'
+    )
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("placeholder", "note")]
+    assert code == 0
+
+
+INIT_COPY = """\
+controller:
+  volumes:
+    - name: plugins
+      emptyDir: {}
+  volumeMounts:
+    - name: plugins
+      mountPath: /plugins
+  initContainers:
+    - name: copy
+      image: ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi:v0.5.0
+      command: ["/bin/sh", "-c"]
+      args: ["cp /bin/rollouts-plugin-trafficrouter-gatewayapi /work/"]
+      volumeMounts:
+        - name: plugins
+          mountPath: /work
+  trafficRouterPlugins:
+    - name: argoproj-labs/gatewayAPI
+      location: LOCATION
+"""
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("file:///plugins/rollouts-plugin-trafficrouter-gatewayapi", None),
+        ("file:///plugin-bin/rollouts-plugin-trafficrouter-gatewayapi", "under no volume"),
+        ("file:///plugins/gatewayapi", "copies the plugin to"),
+        ("file:///tmp/anything", None),  # the chart mounts /tmp
+    ],
+)
+def test_file_locations_against_the_controller_mounts(
+    runner: Runner, location: str, expected: str | None
+) -> None:
+    text = INIT_COPY.replace("LOCATION", location)
+    runner.write("values.yaml", text)
+    _, report = runner.json("values.yaml")
+    found = [f for f in report["findings"] if f["rule"] == "file-location-unmounted"]
+    if expected is None:
+        assert found == []
+        return
+    (finding,) = found
+    assert expected in finding["message"]
+    # The init container mounts the volume at /work; the controller sees it at /plugins.
+    assert finding["hint"] == "location: file:///plugins/rollouts-plugin-trafficrouter-gatewayapi"
+
+
+@requires_corpus
+@pytest.mark.parametrize(
+    ("name", "chart", "expected"),
+    [
+        # Umbrella values on chart 2.37.2: the nested form is right, no error.
+        (
+            "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values.yaml",
+            "2.37.2",
+            [("file-location", 37, 21)],
+        ),
+        # Attempt 1 of 4 on the same chart: a list where 2.37.2 takes the nested form.
+        (
+            "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@078efed.yaml",
+            "2.37.2",
+            [("plugin-list-shape", 6, 5), ("missing-sha256", 8, 19), ("version-gate", 8, 19)],
+        ),
+        # Attempt 4 of 4: right form, but the init container copies to /plugins.
+        (
+            "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@c155f70.yaml",
+            "2.37.2",
+            [("file-location-unmounted", 28, 21), ("file-location", 28, 21)],
+        ),
+        # The nested form on chart 2.38.1.
+        (
+            "Itamar-Ratson__devsecops__helm__argo-rollouts__values@67c948f.yaml",
+            "2.38.1",
+            [("plugin-list-shape", 21, 5), ("missing-sha256", 24, 21), ("version-gate", 24, 21)],
+        ),
+    ],
+    ids=["2.37.2-right", "2.37.2-list", "2.37.2-unmounted", "2.38.1-nested"],
+)
+def test_corpus_umbrella_values_with_their_chart(
+    runner: Runner, name: str, chart: str, expected: list[tuple[str, int, int]]
+) -> None:
+    shutil.copy(CORPUS / name, runner.root / "values.yaml")
+    runner.write("Chart.yaml", chart_yaml(chart))
+    _, report = runner.json("values.yaml")
+    assert rules(report) == expected
+    shapes = [f for f in report["findings"] if f["rule"] == "plugin-list-shape"]
+    assert all(f"chart {chart}" in f["message"] for f in shapes)
