@@ -60,7 +60,7 @@ class Runner:
         return code, out, err
 
     def json(self, *args: str) -> tuple[int, dict[str, Any]]:
-        code, out, err = self.run("--format", "json", "--offline", *args)
+        code, out, err = self.run("--format", "json", "--offline", "--no-cache", *args)
         assert code in (0, 1), err
         return code, json.loads(out)
 

@@ -159,7 +159,7 @@ CASES = [
     (
         "http",
         configmap(
-            f"- name: a/b\n  location: http://mirror.example.org/x-linux-amd64\n  sha256: {SHA}"
+            f"- name: a/b\n  location: http://mirror.acme.test/x-linux-amd64\n  sha256: {SHA}"
         ),
         "insecure-location",
         "http://",

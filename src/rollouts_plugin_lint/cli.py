@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     add(
+        "--sarif-file",
+        metavar="FILE",
+        help="also write a SARIF 2.1.0 report to FILE, whatever --format is (code scanning)",
+    )
+    add(
         "--offline", action="store_true", default=None, help="no network; use cached downloads only"
     )
     add(
@@ -119,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from rollouts_plugin_lint.lint import run
     from rollouts_plugin_lint.report import write_report
+    from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.settings import UsageError, load_settings
 
     flags = {
@@ -135,7 +141,10 @@ def _run(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"rollouts-plugin-lint: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    result = run(settings)
+    with terminal_progress(settings.verbosity >= 0) as progress:
+        result = run(settings, progress=progress)
+    for warning in result.warnings:
+        print(f"rollouts-plugin-lint: warning: {warning}", file=sys.stderr)
     if settings.output:
         try:
             with open(settings.output, "w", encoding="utf-8") as stream:
@@ -147,4 +156,16 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     else:
         write_report(result, settings, sys.stdout)
+    if settings.sarif_file:
+        from rollouts_plugin_lint.report.sarif import write_sarif
+
+        try:
+            with open(settings.sarif_file, "w", encoding="utf-8") as stream:
+                write_sarif(result, settings, stream)
+        except OSError as error:
+            print(
+                f"rollouts-plugin-lint: error: {settings.sarif_file}: {error.strerror}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK

@@ -155,6 +155,12 @@ _RULES = [
     ),
     Rule("too-large", E, "The download is larger than --max-size", "Plugins are tens of MB."),
     Rule(
+        "not-verified",
+        N,
+        "The location could not be verified offline",
+        "With --offline only the cache answers; run once with network to check the file.",
+    ),
+    Rule(
         "not-executable",
         E,
         "The download is not an executable",

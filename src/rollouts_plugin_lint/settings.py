@@ -15,6 +15,7 @@ import jsonschema
 
 from rollouts_plugin_lint.model import DEFAULT_PLATFORMS, Finding, Platform, Severity
 from rollouts_plugin_lint.rules import RULES
+from rollouts_plugin_lint.versions import Versions, parse_version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,6 +38,7 @@ class Settings:
     paths: tuple[str, ...] = (".",)
     format: str = "text"
     output: str | None = None
+    sarif_file: str | None = None  # a SARIF report as well, whatever the format
     offline: bool = False
     platforms: tuple[Platform, ...] = DEFAULT_PLATFORMS
     strict: bool = False
@@ -56,6 +58,15 @@ class Settings:
     optional_plugins: frozenset[str] = frozenset()
     exclude: tuple[str, ...] = ()
     config_file: str | None = None
+
+    @property
+    def versions(self) -> Versions:
+        """The chart and controller versions given on the command line or in the config."""
+        return Versions(
+            parse_version(self.chart_version),
+            parse_version(self.controller_version),
+            "--chart-version" if self.chart_version else "--controller-version",
+        )
 
     def severity_of(self, finding: Finding) -> Severity | None:
         """The severity a finding is reported at under this policy; None drops it."""
@@ -142,6 +153,9 @@ def load_settings(
         platforms = [platforms]
     cache_dir = None if merged.get("no-cache") else _cache_dir(merged.get("cache-dir"), environ)
     severities = _severities(merged.get("severity", {}), where=str(config_path))
+    for option in ("chart-version", "controller-version"):
+        if merged.get(option) is not None and parse_version(merged[option]) is None:
+            raise UsageError(f"--{option} {merged[option]!r}: write a version such as 2.39.1")
     jobs = merged.get("jobs", 4)
     timeout = merged.get("timeout", 30.0)
     max_size = merged.get("max-size", 512 * MIB)
@@ -151,6 +165,7 @@ def load_settings(
         paths=tuple(merged.get("paths") or (".",)),
         format=output_format,
         output=merged.get("output"),
+        sarif_file=merged.get("sarif-file"),
         offline=bool(merged.get("offline", False)),
         platforms=tuple(_platform(p) for p in dict.fromkeys(platforms)),
         strict=bool(merged.get("strict", False)),
@@ -242,7 +257,13 @@ def _validate_config(path: Path, config: Any) -> None:
         known = list(_CONFIG_SCHEMA["properties"])
         unknown = sorted(set(error.instance) - set(known))[0]
         close = difflib.get_close_matches(unknown, known, n=1)
-        flag_only = {"handshake", "allow-private-addresses", "github-token-env", "cache-dir"}
+        flag_only = {
+            "handshake",
+            "allow-private-addresses",
+            "github-token-env",
+            "cache-dir",
+            "sarif-file",
+        }
         if unknown in flag_only:
             detail = "it can only be given as a command-line flag"
         elif close:

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from rollouts_plugin_lint import __version__
 from rollouts_plugin_lint.lint import LintResult
-from rollouts_plugin_lint.model import Finding, PluginEntry, Severity
+from rollouts_plugin_lint.model import Artifact, BinaryFacts, Finding, PluginEntry, Severity
 from rollouts_plugin_lint.settings import Settings
 
 
@@ -20,7 +20,7 @@ def report_dict(result: LintResult) -> dict[str, Any]:
     return {
         "tool": {"name": "rollouts-plugin-lint", "version": __version__},
         "files": result.files,
-        "plugins": [_plugin(entry) for entry in result.entries],
+        "plugins": [_plugin(entry, result) for entry in result.entries],
         "findings": [_finding(finding) for finding in result.findings],
         "summary": {
             "errors": result.count(Severity.ERROR),
@@ -30,15 +30,48 @@ def report_dict(result: LintResult) -> dict[str, Any]:
     }
 
 
-def _plugin(entry: PluginEntry) -> dict[str, Any]:
+def _plugin(entry: PluginEntry, result: LintResult) -> dict[str, Any]:
+    location = entry.location or ""
     return {
         "name": entry.name,
         "kind": entry.kind.value,
         "location": entry.location,
         "path": entry.span.path,
         "line": entry.span.line,
-        "artifact": None,
+        "artifact": _artifact(result.artifacts.get(location), result.facts.get(location)),
     }
+
+
+def _artifact(artifact: Artifact | None, facts: BinaryFacts | None) -> dict[str, Any] | None:
+    """What the download was; None when the location was not fetched."""
+    if artifact is None:
+        return None
+    data: dict[str, Any] = {
+        "status": artifact.status,
+        "final_url": artifact.final_url,
+        "sha256": artifact.sha256,
+        "size": artifact.size if artifact.path else None,
+        "from_cache": artifact.from_cache,
+        "problem": artifact.problem.rule if artifact.problem else None,
+    }
+    if facts is not None and artifact.sha256 is not None:
+        go = facts.go
+        data.update(
+            format=facts.format,
+            os=facts.os,
+            arch=facts.arch,
+            go=None
+            if go is None
+            else {
+                "version": go.version,
+                "path": go.path,
+                "module": go.module,
+                "rollouts": go.rollouts,
+                "go_plugin": go.go_plugin,
+            },
+            plugin_kinds=sorted(kind.value for kind in facts.plugin_kinds),
+        )
+    return data
 
 
 def _finding(finding: Finding) -> dict[str, Any]:

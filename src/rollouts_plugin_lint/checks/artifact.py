@@ -1,0 +1,335 @@
+"""What a download says about an entry: HTTP failures with their root cause, files that
+are not Linux executables for the target CPU, checksums, and whether the binary is an
+Argo Rollouts plugin of the entry's kind. Every finding points at the `location` value."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Sequence
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from rollouts_plugin_lint.checks.locations import asset_platform
+from rollouts_plugin_lint.inspect.handshake import HandshakeResult
+from rollouts_plugin_lint.model import (
+    Artifact,
+    BinaryFacts,
+    Finding,
+    Platform,
+    PluginEntry,
+    PluginKind,
+    ReleaseLookup,
+    Severity,
+)
+from rollouts_plugin_lint.rules import RULES
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ARCHIVES = {"gzip", "tar", "zip", "xz", "bzip2", "zstd"}
+_NOT_EXECUTABLE = {
+    "html": "an HTML page",
+    "json": "a JSON document",
+    "xml": "an XML document",
+    "text": "a text file",
+    "empty": "an empty file",
+    "lfs-pointer": "a Git LFS pointer (the repository stores the binary in LFS)",
+    "unknown": "not an executable format",
+}
+_WRONG_OS = {
+    "macho": "a macOS (Mach-O) executable",
+    "macho-universal": "a macOS universal (Mach-O) executable",
+    "pe": "a Windows (PE) executable",
+    "script": "a script",
+}
+_EXEC_FORMAT = "the controller saves it and fails with `exec format error`"
+OLD_CONTROLLERS = (
+    "controllers before v1.8 do not check the status: they save this body as the plugin, "
+    'log "Download complete" and fail later with `exec format error`'
+)
+
+
+def _finding(entry: PluginEntry, rule: str, message: str, hint: str | None = None,
+             severity: Severity | None = None) -> Finding:  # fmt: skip
+    return Finding(
+        rule,
+        severity or RULES[rule].severity,
+        entry.span_of("location"),
+        message,
+        hint=hint,
+        plugin=entry.name,
+        kind=entry.kind,
+    )
+
+
+def check_artifact(
+    entry: PluginEntry,
+    artifact: Artifact,
+    facts: BinaryFacts | None,
+    platforms: Sequence[Platform],
+) -> Iterator[Finding]:
+    if artifact.problem is not None:
+        problem = artifact.problem
+        yield _finding(entry, problem.rule, problem.message, problem.hint)
+        return
+    status = artifact.status or 0
+    if status < 200 or status >= 400:
+        yield _download_failed(entry, artifact, facts)
+        return
+    if facts is None:
+        return
+    yield from _format_verdicts(entry, facts, platforms)
+    yield from _checksum(entry, artifact)
+    yield from _plugin_identity(entry, facts)
+
+
+def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts | None) -> Finding:
+    status = artifact.status or 0
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "unknown status"
+    where = ""
+    if artifact.final_url and artifact.final_url != artifact.url:
+        where = f" (after redirects, at {artifact.final_url})"
+    body = _describe_body(facts)
+    message = f"the location answers {status} {reason}{where}{body}; the controller refuses it"
+    hint = None
+    if artifact.release is not None:
+        explanation, hint = _release_hint(artifact.release, artifact.url)
+        message += f". {explanation}"
+    else:
+        message += f" ({OLD_CONTROLLERS})"
+    return _finding(entry, "download-failed", message, hint)
+
+
+def _describe_body(facts: BinaryFacts | None) -> str:
+    if facts is None or facts.format == "empty":
+        return ""
+    if facts.detail == "Not Found" and facts.size == 9:
+        return ": GitHub's 9-byte `Not Found` (no such release, tag or asset, or a private repo)"
+    if facts.detail:
+        return f": {_NOT_EXECUTABLE.get(facts.format, 'a body')} saying `{facts.detail}`"
+    return ""
+
+
+def _release_hint(release: ReleaseLookup, url: str) -> tuple[str, str | None]:
+    base = f"https://github.com/{release.repo}/releases/download"
+    parts = urlsplit(url)
+    if parts.hostname and parts.hostname.lower() not in ("github.com", "www.github.com"):
+        base = f"{parts.scheme}://{parts.netloc}/{release.repo}/releases/download"
+    if not release.repo_exists:
+        return (f"The repository `{release.repo}` does not exist, or it is private", None)
+    if release.tag_found is None:
+        recent = ", ".join(f"`{t}`" for t in release.recent_tags) or "none"
+        return (f"`{release.repo}` has no release `{release.tag}`; its newest: {recent}", None)
+    tag = release.tag_found
+    prefix = "" if tag == release.tag else f"The tag is `{tag}`, not `{release.tag}`"
+    if release.asset in release.assets:
+        return (
+            prefix or f"Release `{tag}` has the asset",
+            f"location: {base}/{tag}/{release.asset}",
+        )
+    close = _closest_assets(release.asset, release.assets)
+    missing = f"release `{tag}` has no asset `{release.asset}`"
+    explanation = f"{prefix}, and {missing}" if prefix else missing[0].upper() + missing[1:]
+    if not close:
+        listed = ", ".join(f"`{a}`" for a in release.assets[:8]) or "none"
+        return (f"{explanation}; its assets: {listed}", None)
+    return (
+        f"{explanation}; did you mean `{close[0]}`?",
+        f"location: {base}/{tag}/{close[0]}",
+    )
+
+
+def _closest_assets(asset: str, assets: Sequence[str]) -> list[str]:
+    wanted = asset_platform(asset)
+    same_platform = [
+        a for a in assets
+        if (asset_platform(a).os, asset_platform(a).arch) == (wanted.os, wanted.arch)
+        and not a.endswith((".sha256", ".sig", ".pem", ".txt", ".sbom", ".json"))
+    ]  # fmt: skip
+    pool = same_platform or list(assets)
+    return difflib.get_close_matches(asset, pool, n=3, cutoff=0.3) or same_platform[:1]
+
+
+def _format_verdicts(
+    entry: PluginEntry, facts: BinaryFacts, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    size = f"{facts.size:,} bytes"
+    if facts.format in _NOT_EXECUTABLE:
+        what = _NOT_EXECUTABLE[facts.format]
+        detail = f" saying `{facts.detail}`" if facts.detail else ""
+        head = f" (first bytes {facts.head.hex(' ')})" if facts.format == "unknown" else ""
+        yield _finding(
+            entry,
+            "not-executable",
+            f"the download is {what}{detail}{head}, {size}, not a Linux executable; {_EXEC_FORMAT}",
+        )
+    elif facts.format in _ARCHIVES:
+        inside = ""
+        if facts.members:
+            shown = ", ".join(f"`{m}`" for m in facts.members[:5])
+            more = f" and {len(facts.members) - 5} more" if len(facts.members) > 5 else ""
+            inside = f" holding {shown}{more}"
+        hint = "point at the bare binary asset of the release"
+        if facts.executable_member:
+            hint += (
+                f" (the plugin is probably `{facts.executable_member}` inside this archive), "
+                "or unpack it in an init container and use file://"
+            )
+        yield _finding(
+            entry,
+            "archive",
+            f"the download is a {facts.format} archive{inside}: the controller never "
+            f"unpacks, it executes the file as downloaded and fails with `exec format error`",
+            hint,
+        )
+    elif facts.format in _WRONG_OS:
+        what = _WRONG_OS[facts.format]
+        if facts.format == "script" and facts.detail:
+            what += f" (`{facts.detail}`)"
+        arch = f" for {facts.arch}" if facts.arch else ""
+        yield _finding(
+            entry,
+            "wrong-os",
+            f"the download is {what}{arch}, not a Linux executable; the controller fails with "
+            + (
+                "`no such file or directory` (its image has no shell)"
+                if facts.format == "script"
+                else "`exec format error`"
+            ),
+            "use the linux asset of the release",
+        )
+    elif facts.format == "elf":
+        yield from _elf_verdicts(entry, facts, platforms)
+
+
+def _elf_verdicts(
+    entry: PluginEntry, facts: BinaryFacts, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    targets = ", ".join(str(p) for p in platforms)
+    if facts.detail:  # an object file, a shared library, a core dump, a broken header
+        yield _finding(
+            entry,
+            "not-executable",
+            f"the download is an ELF file but not a runnable program ({facts.detail}); "
+            f"{_EXEC_FORMAT}",
+        )
+        return
+    if facts.os and facts.os not in {p.os for p in platforms}:
+        yield _finding(
+            entry,
+            "wrong-os",
+            f"the download is an ELF executable for {facts.os}, but the controller runs on "
+            f"{targets}; it fails with `exec format error`",
+        )
+        return
+    arches = {p.arch for p in platforms}
+    if facts.arch and facts.arch not in arches:
+        yield _finding(
+            entry,
+            "wrong-arch",
+            f"the download is a Linux executable for {facts.arch}, but the controller runs "
+            f"on {targets}; {_EXEC_FORMAT}",
+            f"use the {platforms[0].arch} asset, or pass --platform linux/{facts.arch} if the "
+            "controller's nodes are that",
+        )
+    if facts.interpreter:
+        yield _finding(
+            entry,
+            "dynamic-binary",
+            f"the download is dynamically linked (it needs `{facts.interpreter}`); the "
+            "controller image is distroless with no libc, so it fails with `no such file or "
+            "directory`",
+            "build the plugin with CGO_ENABLED=0, or use the release's static build",
+        )
+
+
+def _checksum(entry: PluginEntry, artifact: Artifact) -> Iterator[Finding]:
+    expected = entry.sha256
+    if expected is None or artifact.sha256 is None or not _HEX64.fullmatch(expected):
+        return
+    if expected != artifact.sha256:
+        yield _finding(
+            entry,
+            "checksum-mismatch",
+            f"the configured sha256 {expected} differs from the download's {artifact.sha256}; "
+            "the controller refuses the plugin and crash-loops",
+            f'sha256: "{artifact.sha256}"   (after checking that this file is the one you want)',
+        )
+
+
+def pin_hint(artifact: Artifact) -> str | None:
+    """The line to write for an unpinned entry whose download passed the checks."""
+    if artifact.sha256 is None or artifact.problem is not None:
+        return None
+    return f'sha256: "{artifact.sha256}"'
+
+
+def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding]:
+    if facts.format != "elf":
+        return
+    go = facts.go
+    if go is not None and not (go.rollouts or go.go_plugin):
+        what = go.module or go.path or "a Go program"
+        yield _finding(
+            entry,
+            "not-a-plugin",
+            f"the download is `{what}` ({go.version}), which links neither argo-rollouts nor "
+            "go-plugin: it is not an Argo Rollouts plugin",
+        )
+        return
+    if go is None and not facts.plugin_kinds:
+        yield _finding(
+            entry,
+            "not-a-plugin",
+            "the download has no Go build info and no plugin markers: we cannot confirm it is "
+            "an Argo Rollouts plugin",
+            severity=Severity.WARNING,
+        )
+        return
+    if len(facts.plugin_kinds) == 1 and entry.kind not in facts.plugin_kinds:
+        (found,) = facts.plugin_kinds
+        yield _finding(
+            entry,
+            "plugin-kind-mismatch",
+            f"the binary is a {found.label} plugin, but it is listed under `{entry.kind.value}`: "
+            "its handshake cookie will not match and it fails at the first rollout",
+            f"move the entry to `{found.value}`",
+        )
+    if entry.kind is PluginKind.STEP and go is not None and go.rollouts:
+        version = _version_tuple(go.rollouts)
+        if version is not None and version < (1, 8, 0):
+            yield _finding(
+                entry,
+                "version-gate",
+                f"step plugins need argo-rollouts >= v1.8.0; this binary was built against "
+                f"{go.rollouts}",
+            )
+
+
+def check_handshake(entry: PluginEntry, result: HandshakeResult) -> Iterator[Finding]:
+    """What the opt-in probe saw when it started the binary with the entry's cookie."""
+    if result.ok:
+        return
+    if result.outcome == "wrong-cookie" and result.kind_found is not None:
+        found = result.kind_found
+        yield _finding(
+            entry,
+            "plugin-kind-mismatch",
+            f"started with the {entry.kind.label} cookie the plugin refused; it hand-shakes as "
+            f"a {found.label} plugin, so it belongs in `{found.value}`",
+            f"move the entry to `{found.value}`",
+        )
+        return
+    yield _finding(
+        entry,
+        "handshake-failed",
+        f"started as the controller would, the plugin did not hand-shake ({result.outcome}): "
+        f"{result.detail}",
+    )
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
+    return tuple(int(part) for part in match.groups()) if match else None
