@@ -1,5 +1,5 @@
-"""Findings -> text, json (and later github, sarif). Reporters know nothing of how findings
-were made; they write to the stream they are given."""
+"""Findings -> text, json, github, sarif. Reporters know nothing of how findings were made;
+they write to the stream they are given."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TextIO
 
 from rollouts_plugin_lint.lint import LintResult
+from rollouts_plugin_lint.report.github import write_github
 from rollouts_plugin_lint.report.json_report import write_json
+from rollouts_plugin_lint.report.sarif import write_sarif
 from rollouts_plugin_lint.report.text import write_text
 from rollouts_plugin_lint.settings import Settings
 
@@ -16,6 +18,8 @@ Reporter = Callable[[LintResult, Settings, TextIO], None]
 REPORTERS: dict[str, Reporter] = {
     "text": write_text,
     "json": write_json,
+    "github": write_github,
+    "sarif": write_sarif,
 }
 
 
