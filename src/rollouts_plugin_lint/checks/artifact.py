@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.inspect.handshake import HandshakeResult
 from rollouts_plugin_lint.model import (
@@ -22,7 +23,6 @@ from rollouts_plugin_lint.model import (
     ReleaseLookup,
     Severity,
 )
-from rollouts_plugin_lint.rules import RULES
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ARCHIVES = {"gzip", "tar", "zip", "xz", "bzip2", "zstd"}
@@ -48,19 +48,6 @@ OLD_CONTROLLERS = (
 )
 
 
-def _finding(entry: PluginEntry, rule: str, message: str, hint: str | None = None,
-             severity: Severity | None = None) -> Finding:  # fmt: skip
-    return Finding(
-        rule,
-        severity or RULES[rule].severity,
-        entry.span_of("location"),
-        message,
-        hint=hint,
-        plugin=entry.name,
-        kind=entry.kind,
-    )
-
-
 def check_artifact(
     entry: PluginEntry,
     artifact: Artifact,
@@ -69,7 +56,7 @@ def check_artifact(
 ) -> Iterator[Finding]:
     if artifact.problem is not None:
         problem = artifact.problem
-        yield _finding(entry, problem.rule, problem.message, problem.hint)
+        yield entry_finding(entry, problem.rule, problem.message, problem.hint)
         return
     status = artifact.status or 0
     if status < 200 or status >= 400:
@@ -99,7 +86,7 @@ def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts 
         message += f". {explanation}"
     else:
         message += f" ({OLD_CONTROLLERS})"
-    return _finding(entry, "download-failed", message, hint)
+    return entry_finding(entry, "download-failed", message, hint)
 
 
 def _describe_body(facts: BinaryFacts | None) -> str:
@@ -160,7 +147,7 @@ def _format_verdicts(
         what = _NOT_EXECUTABLE[facts.format]
         detail = f" saying `{facts.detail}`" if facts.detail else ""
         head = f" (first bytes {facts.head.hex(' ')})" if facts.format == "unknown" else ""
-        yield _finding(
+        yield entry_finding(
             entry,
             "not-executable",
             f"the download is {what}{detail}{head}, {size}, not a Linux executable; {_EXEC_FORMAT}",
@@ -177,7 +164,7 @@ def _format_verdicts(
                 f" (the plugin is probably `{facts.executable_member}` inside this archive), "
                 "or unpack it in an init container and use file://"
             )
-        yield _finding(
+        yield entry_finding(
             entry,
             "archive",
             f"the download is a {facts.format} archive{inside}: the controller never "
@@ -189,7 +176,7 @@ def _format_verdicts(
         if facts.format == "script" and facts.detail:
             what += f" (`{facts.detail}`)"
         arch = f" for {facts.arch}" if facts.arch else ""
-        yield _finding(
+        yield entry_finding(
             entry,
             "wrong-os",
             f"the download is {what}{arch}, not a Linux executable; the controller fails with "
@@ -209,7 +196,7 @@ def _elf_verdicts(
 ) -> Iterator[Finding]:
     targets = ", ".join(str(p) for p in platforms)
     if facts.detail:  # an object file, a shared library, a core dump, a broken header
-        yield _finding(
+        yield entry_finding(
             entry,
             "not-executable",
             f"the download is an ELF file but not a runnable program ({facts.detail}); "
@@ -217,7 +204,7 @@ def _elf_verdicts(
         )
         return
     if facts.os and facts.os not in {p.os for p in platforms}:
-        yield _finding(
+        yield entry_finding(
             entry,
             "wrong-os",
             f"the download is an ELF executable for {facts.os}, but the controller runs on "
@@ -226,7 +213,7 @@ def _elf_verdicts(
         return
     arches = {p.arch for p in platforms}
     if facts.arch and facts.arch not in arches:
-        yield _finding(
+        yield entry_finding(
             entry,
             "wrong-arch",
             f"the download is a Linux executable for {facts.arch}, but the controller runs "
@@ -235,7 +222,7 @@ def _elf_verdicts(
             "controller's nodes are that",
         )
     if facts.interpreter:
-        yield _finding(
+        yield entry_finding(
             entry,
             "dynamic-binary",
             f"the download is dynamically linked (it needs `{facts.interpreter}`); the "
@@ -250,7 +237,7 @@ def _checksum(entry: PluginEntry, artifact: Artifact) -> Iterator[Finding]:
     if expected is None or artifact.sha256 is None or not _HEX64.fullmatch(expected):
         return
     if expected != artifact.sha256:
-        yield _finding(
+        yield entry_finding(
             entry,
             "checksum-mismatch",
             f"the configured sha256 {expected} differs from the download's {artifact.sha256}; "
@@ -272,7 +259,7 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
     go = facts.go
     if go is not None and not (go.rollouts or go.go_plugin):
         what = go.module or go.path or "a Go program"
-        yield _finding(
+        yield entry_finding(
             entry,
             "not-a-plugin",
             f"the download is `{what}` ({go.version}), which links neither argo-rollouts nor "
@@ -280,7 +267,7 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
         )
         return
     if go is None and not facts.plugin_kinds:
-        yield _finding(
+        yield entry_finding(
             entry,
             "not-a-plugin",
             "the download has no Go build info and no plugin markers: we cannot confirm it is "
@@ -290,7 +277,7 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
         return
     if len(facts.plugin_kinds) == 1 and entry.kind not in facts.plugin_kinds:
         (found,) = facts.plugin_kinds
-        yield _finding(
+        yield entry_finding(
             entry,
             "plugin-kind-mismatch",
             f"the binary is a {found.label} plugin, but it is listed under `{entry.kind.value}`: "
@@ -300,7 +287,7 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
     if entry.kind is PluginKind.STEP and go is not None and go.rollouts:
         version = _version_tuple(go.rollouts)
         if version is not None and version < (1, 8, 0):
-            yield _finding(
+            yield entry_finding(
                 entry,
                 "version-gate",
                 f"step plugins need argo-rollouts >= v1.8.0; this binary was built against "
@@ -314,7 +301,7 @@ def check_handshake(entry: PluginEntry, result: HandshakeResult) -> Iterator[Fin
         return
     if result.outcome == "wrong-cookie" and result.kind_found is not None:
         found = result.kind_found
-        yield _finding(
+        yield entry_finding(
             entry,
             "plugin-kind-mismatch",
             f"started with the {entry.kind.label} cookie the plugin refused; it hand-shakes as "
@@ -322,7 +309,7 @@ def check_handshake(entry: PluginEntry, result: HandshakeResult) -> Iterator[Fin
             f"move the entry to `{found.value}`",
         )
         return
-    yield _finding(
+    yield entry_finding(
         entry,
         "handshake-failed",
         f"started as the controller would, the plugin did not hand-shake ({result.outcome}): "

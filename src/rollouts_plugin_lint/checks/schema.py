@@ -12,8 +12,8 @@ from typing import Any
 
 import jsonschema
 
+from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
-from rollouts_plugin_lint.rules import RULES
 
 # Keys people write for a field, from docs, blog posts and pre-release builds.
 _SYNONYMS = {
@@ -79,49 +79,29 @@ def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[
     if validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
-            yield _finding(
-                entry, "unknown-field", (*path, key), *_unknown_field(key, allowed), on_key=True
+            yield entry_finding(
+                entry, "unknown-field", *_unknown_field(key, allowed), at=(*path, key), on_key=True
             )
     elif validator == "required":
         for missing in error.validator_value:
             if missing not in error.instance:
-                yield _finding(entry, "schema", path, _missing(entry.kind, path, missing))
+                yield entry_finding(entry, "schema", _missing(entry.kind, path, missing), at=path)
     elif field == "name" and validator != "type":
-        yield _finding(entry, "name-format", path, *_bad_name(str(error.instance)))
+        yield entry_finding(entry, "name-format", *_bad_name(str(error.instance)), at=path)
     elif field == "sha256" and validator == "pattern":
-        yield _finding(entry, "sha256-format", path, *_bad_sha256(str(error.instance)))
+        yield entry_finding(entry, "sha256-format", *_bad_sha256(str(error.instance)), at=path)
     elif field == "location" and validator == "minLength":
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
-            path,
             "`location` is empty: the controller fails with `failed to parse plugin "
             'location: parse "": empty url`',
+            at=path,
         )
     elif validator == "type":
         yield _wrong_type(entry, path, error.instance, error.validator_value)
     else:
-        yield _finding(entry, "schema", path, f"`{_dotted(path)}`: {error.message}")
-
-
-def _finding(
-    entry: PluginEntry,
-    rule: str,
-    path: tuple[Any, ...],
-    message: str,
-    hint: str | None = None,
-    severity: Severity | None = None,
-    on_key: bool = False,
-) -> Finding:
-    return Finding(
-        rule,
-        severity or RULES[rule].severity,
-        entry.key_span_of(*path) if on_key else entry.span_of(*path),
-        message,
-        hint=hint,
-        plugin=entry.name,
-        kind=entry.kind,
-    )
+        yield entry_finding(entry, "schema", f"`{_dotted(path)}`: {error.message}", at=path)
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -228,20 +208,20 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
     if expected == "string" and isinstance(instance, (bool, int, float)):
         shown = str(instance).lower() if isinstance(instance, bool) else str(instance)
         if path[:1] == ("args",) and len(path) == 2:
-            return _finding(
+            return entry_finding(
                 entry,
                 "schema",
-                path,
                 f"`{field}` is read as a {written} ({shown}); the controller passes "
                 f'"{shown}", quote it to say what you mean',
+                at=path,
                 severity=Severity.WARNING,
             )
-        return _finding(
+        return entry_finding(
             entry,
             "schema",
-            path,
             f"`{field}` is read as a {written} by YAML, and the controller turns it into the "
             f"string `{shown}`; quote the value",
+            at=path,
         )
     if expected == "string" and instance is None:
         rule = "name-format" if field == "name" else "location-format"
@@ -250,8 +230,8 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
             if field == "name"
             else ('parse "": empty url')
         )
-        return _finding(
-            entry, rule, path, f"`{field}` is empty: the controller fails with `{what}`"
+        return entry_finding(
+            entry, rule, f"`{field}` is empty: the controller fails with `{what}`", at=path
         )
     go_type = {"boolean": "bool", "array": "[]string", "object": "struct"}.get(expected, expected)
     wanted = {"array": "list", "object": "mapping"}.get(expected, expected)
@@ -265,7 +245,7 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
         hint = f"disabled: {instance.strip().lower()}   (no quotes)"
     elif field == "args" and isinstance(instance, str):
         hint = f"args: [{json.dumps(instance)}]"
-    return _finding(entry, "schema", path, message, hint)
+    return entry_finding(entry, "schema", message, hint, at=path)
 
 
 def _yaml_type(value: Any) -> str:

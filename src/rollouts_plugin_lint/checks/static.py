@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 
+from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
     CONTROLLER_HOME,
     Location,
@@ -29,7 +30,6 @@ from rollouts_plugin_lint.model import (
     PluginKind,
     Severity,
 )
-from rollouts_plugin_lint.rules import RULES
 from rollouts_plugin_lint.versions import CONTROLLER_ARGS, CONTROLLER_V18, show
 
 # Findings about a field's format that a placeholder in that field makes pointless.
@@ -46,7 +46,7 @@ def check_entries(
             if (found := placeholder(entry.value.get(field))) is not None
         }
         for field, found in unfilled.items():
-            yield _finding(
+            yield entry_finding(
                 entry,
                 "placeholder",
                 f"`{field}` holds {found.what} (`{_short(str(entry.value[field]))}`), not a real "
@@ -67,32 +67,11 @@ def check_entries(
     yield from check_duplicate_names(entries)
 
 
-def _finding(
-    entry: PluginEntry,
-    rule: str,
-    message: str,
-    hint: str | None = None,
-    *,
-    at: tuple[str | int, ...] = ("location",),
-    on_key: bool = False,
-    severity: Severity | None = None,
-) -> Finding:
-    return Finding(
-        rule,
-        severity or RULES[rule].severity,
-        entry.key_span_of(*at) if on_key else entry.span_of(*at),
-        message,
-        hint=hint,
-        plugin=entry.name,
-        kind=entry.kind,
-    )
-
-
 def check_entry(
     entry: PluginEntry, platforms: Sequence[Platform], skip_location: bool = False
 ) -> Iterator[Finding]:
     if "disabled" in entry.value and entry.kind is not PluginKind.STEP:
-        yield _finding(
+        yield entry_finding(
             entry,
             "disabled-ignored",
             f"`disabled` has no effect on {entry.kind.label} plugins: only step plugins honour "
@@ -107,7 +86,7 @@ def check_entry(
     try:
         location = parse_request_uri(raw)
     except LocationError as error:
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"the controller cannot parse this location: `parse {go_quote(raw)}: {error}`",
@@ -121,7 +100,7 @@ def check_entry(
     else:
         shown = f"`{location.scheme}:`" if location.scheme else "no scheme"
         hint = f"location: file://{raw}" if raw.startswith("/") else None
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"location has {shown}: the controller fails with `plugin location must be of "
@@ -134,7 +113,7 @@ def _check_http(
     entry: PluginEntry, raw: str, location: Location, platforms: Sequence[Platform]
 ) -> Iterator[Finding]:
     if location.opaque or not location.host:
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"location `{raw}` has no host: the controller fails with `http: no Host in "
@@ -144,9 +123,9 @@ def _check_http(
         return
     problem = _whitespace_or_fragment(raw)
     if problem:
-        yield _finding(entry, "location-format", problem, _strip_hint(raw))
+        yield entry_finding(entry, "location-format", problem, _strip_hint(raw))
     if location.userinfo is not None:
-        yield _finding(
+        yield entry_finding(
             entry,
             "credentials-in-url",
             "location carries credentials (`user:password@`); the controller writes the full "
@@ -155,7 +134,7 @@ def _check_http(
             "send them from a Secret with `headersFrom: [{secretRef: {name: <secret>}}]`",
         )
     if location.scheme == "http":
-        yield _finding(
+        yield entry_finding(
             entry,
             "insecure-location",
             "plugin is downloaded over plain http: anyone on the network path can replace the "
@@ -164,12 +143,12 @@ def _check_http(
         )
     page = web_page_problem(location)
     if page:
-        yield _finding(entry, "not-a-download-url", page.message, page.hint)
+        yield entry_finding(entry, "not-a-download-url", page.message, page.hint)
     unpinned = unpinned_reason(location)
     if unpinned:
-        yield _finding(entry, "unpinned-location", *unpinned)
+        yield entry_finding(entry, "unpinned-location", *unpinned)
     if entry.value.get("sha256") is None:
-        yield _finding(
+        yield entry_finding(
             entry,
             "missing-sha256",
             "no `sha256`: the controller runs whatever this URL serves today",
@@ -184,7 +163,7 @@ def _check_file(
 ) -> Iterator[Finding]:
     source = resolve_file_location(location)
     if source is None:
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"`file:{location.opaque}` has no `//`, so Go reads it as an opaque URL: the "
@@ -193,7 +172,7 @@ def _check_file(
         )
         return
     if location.host == "localhost":
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"`file://localhost{location.path}` resolves to the relative path "
@@ -203,7 +182,7 @@ def _check_file(
         return
     name = entry.name
     if name and posixpath.normpath(download_target(name)) == source:
-        yield _finding(
+        yield entry_finding(
             entry,
             "location-format",
             f"location is the plugin's own download target `{source}`: the controller copies "
@@ -222,7 +201,7 @@ def _check_file(
     )
     if entry.value.get("sha256") is not None:
         message += ". `sha256` is ignored for file:// locations"
-    yield _finding(entry, "file-location", message)
+    yield entry_finding(entry, "file-location", message)
     if entry.mounts is not None:
         yield from _check_mounted(entry, source)
     yield from _check_asset_name(entry, location, platforms)
@@ -255,7 +234,7 @@ def _check_mounted(entry: PluginEntry, source: str) -> Iterator[Finding]:
         return
     if suggestion:
         message += f"; the init container copies it to `{suggestion}`"
-    yield _finding(entry, "file-location-unmounted", message, hint)
+    yield entry_finding(entry, "file-location-unmounted", message, hint)
 
 
 def _is_under(path: str, directory: str) -> bool:
@@ -278,7 +257,7 @@ def _check_asset_name(
         return
     suffix = archive_suffix(file_name)
     if suffix:
-        yield _finding(
+        yield entry_finding(
             entry,
             "archive",
             f"`{file_name}` is an archive (`{suffix}`): the controller never unpacks, it "
@@ -300,7 +279,7 @@ def _check_asset_name(
         fixed = fixed.removesuffix(".exe")
     if wrong_arch and platform.arch_word:
         fixed = fixed.replace(platform.arch_word, platforms[0].arch, 1)
-    yield _finding(
+    yield entry_finding(
         entry,
         "platform-mismatch",
         f"asset `{file_name}` is a {stated} build, but the controller runs on {targets}: it "
@@ -322,7 +301,7 @@ def check_versions(entry: PluginEntry) -> Iterator[Finding]:
     versions = entry.versions
     for field, needed in _FIELD_VERSIONS:
         if field in entry.value and versions.controller_below(needed):
-            yield _finding(
+            yield entry_finding(
                 entry,
                 "version-gate",
                 f"`{field}` needs controller v{show(needed)}; {versions.describe_controller()} "
@@ -335,7 +314,7 @@ def check_versions(entry: PluginEntry) -> Iterator[Finding]:
     older = f"{versions.describe_controller()} ({versions.source})"
     location = entry.location or ""
     if location.lower().startswith(("http://", "https://")):
-        yield _finding(
+        yield entry_finding(
             entry,
             "version-gate",
             f"{older} does not check the HTTP status: a wrong URL is saved as the plugin, logged "
@@ -343,7 +322,7 @@ def check_versions(entry: PluginEntry) -> Iterator[Finding]:
             severity=Severity.NOTE,
         )
     if entry.sha256:
-        yield _finding(
+        yield entry_finding(
             entry,
             "version-gate",
             f"{older} compares sha256 with a bug (argo-rollouts#3519, fixed in v1.8.0) that can "
@@ -365,7 +344,7 @@ def check_duplicate_names(entries: Iterable[PluginEntry]) -> Iterator[Finding]:
         where = f"line {first.span.line}"
         if first.kind is not entry.kind:
             where += f", in {first.kind.value}"
-        yield _finding(
+        yield entry_finding(
             entry,
             "duplicate-name",
             f"plugin `{name}` is already defined ({where}); both download to "
