@@ -26,6 +26,22 @@ class Placeholder:
     what: str
     severity: Severity
 
+    @property
+    def is_template(self) -> bool:
+        return self.severity is Severity.NOTE
+
+    def message(self, field: str, value: str) -> str:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        if self.is_template:
+            return f"`{field}` is {self.what} (`{shown}`): it can be checked only once rendered"
+        return f"`{field}` holds {self.what} (`{shown}`), not a real value: fill it in"
+
+    @property
+    def hint(self) -> str | None:
+        return (
+            "render the chart (`helm template`) and lint the output" if self.is_template else None
+        )
+
 
 def placeholder(value: object) -> Placeholder | None:
     """Why `value` looks like a placeholder, or None. A Helm template expression is not a

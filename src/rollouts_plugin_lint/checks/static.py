@@ -49,12 +49,8 @@ def check_entries(
             yield entry_finding(
                 entry,
                 "placeholder",
-                f"`{field}` holds {found.what} (`{_short(str(entry.value[field]))}`), not a real "
-                "value: fill it in"
-                + ("" if found.severity is Severity.ERROR else "; not checked until rendered"),
-                "render the chart (`helm template`) and lint the output"
-                if found.severity is Severity.NOTE
-                else None,
+                found.message(field, str(entry.value[field])),
+                found.hint,
                 at=(field,),
                 severity=found.severity,
             )
@@ -367,10 +363,6 @@ def _whitespace_or_fragment(raw: str) -> str | None:
             "requests `%23...` and the server will not find the file"
         )
     return None
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _strip_hint(raw: str) -> str | None:
