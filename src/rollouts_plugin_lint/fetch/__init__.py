@@ -3,15 +3,20 @@ concurrency. The only package that imports httpx, so offline runs never load it.
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rollouts_plugin_lint.model import Artifact, ProgressCallback
 from rollouts_plugin_lint.settings import Settings
+
+if TYPE_CHECKING:
+    from rollouts_plugin_lint.fetch.cache import Cache
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -47,8 +52,60 @@ def fetch_all(
 
         report.artifacts = {r.url: offline_artifact(cache, r.url, r.pinned) for r in unique}
         return report
+    verified: dict[str, Artifact | None] = {}
+    if cache is not None:
+        unpinned = any(r.pinned is None for r in unique)
+        verified = _verify_cached(cache, unique, settings.jobs, import_client=unpinned)
+    if all(r.pinned is not None and verified.get(r.url) is not None for r in unique):
+        # Every entry is pinned and its cached file verified: the downloader would send no
+        # request, so neither an event loop nor httpx is needed.
+        report.artifacts = {r.url: artifact for r in unique if (artifact := verified[r.url])}
+        return report
+    import asyncio  # here, not above: offline runs never start an event loop
+
     report.artifacts = asyncio.run(_fetch(unique, settings, cache, scratch, environ, progress))
+    if cache is not None and cache.problems:
+        report.warnings.append(
+            f"the cache directory {settings.cache_dir} could not be written "
+            f"({cache.problems[0]}); this run's downloads were checked but not cached"
+        )
     return report
+
+
+def _verify_cached(
+    cache: Cache, requests: Sequence[FetchRequest], jobs: int, import_client: bool
+) -> dict[str, Artifact | None]:
+    """The verified cached artifact (or None) of each request, by URL. The files are
+    re-hashed in worker threads, in parallel (hashlib lets go of the GIL), while this
+    thread imports httpx if a request will be sent: that import costs about as much as
+    hashing 200 MB. The cache remembers what it verified, so the downloader's own lookups
+    do not hash a file twice; a failure here is left for them to meet and report."""
+    from rollouts_plugin_lint.fetch.cache import cached_artifact
+
+    found: dict[str, Artifact | None] = {}
+    pending = iter(requests)
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                request = next(pending, None)
+            if request is None:
+                return
+            try:
+                found[request.url] = cached_artifact(cache, request.url, request.pinned)
+            except Exception:
+                found[request.url] = None
+
+    # Plain threads: concurrent.futures would add its import (and logging's) to every run.
+    workers = [threading.Thread(target=work) for _ in range(max(min(jobs, len(requests)), 1))]
+    for worker in workers:
+        worker.start()
+    if import_client:
+        importlib.import_module("rollouts_plugin_lint.fetch.client")
+    for worker in workers:
+        worker.join()
+    return found
 
 
 def _open_cache(settings: Settings, report: FetchReport):  # type: ignore[no-untyped-def]
@@ -76,6 +133,8 @@ async def _fetch(
     environ: Mapping[str, str],
     progress: ProgressCallback | None,
 ) -> dict[str, Artifact]:
+    import asyncio
+
     from rollouts_plugin_lint.fetch.client import Downloader, FetchOptions, make_client
     from rollouts_plugin_lint.fetch.github import (
         GITHUB_WEB_HOSTS,

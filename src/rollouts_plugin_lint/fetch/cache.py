@@ -17,14 +17,17 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from rollouts_plugin_lint.model import Artifact, FetchProblem
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]*")  # what can be sent back in a request header
 _STALE_TEMP_SECONDS = 24 * 3600
 
 
@@ -45,6 +48,14 @@ class Cache:
         self.objects = root / "objects"
         self.urls = root / "urls"
         self.tmp = root / "tmp"
+        # Writes that failed during this run (a file where a folder should be, a full
+        # disk): the run goes on without caching, and says so once.
+        self.problems: list[str] = []
+        # Objects this run has re-hashed, with the file's stat at that moment: a second
+        # look in the same run (fetch_all verifies every cached file in parallel first,
+        # then each download looks again) trusts the first hash only while the file is
+        # provably the same one.
+        self._verified: dict[str, tuple[int, int, int, int]] = {}
 
     def prepare(self) -> None:
         """Create the folders; raises OSError when the cache cannot be written."""
@@ -64,11 +75,17 @@ class Cache:
         return self.objects / digest[:2] / digest
 
     def verified_object(self, digest: str) -> Path | None:
-        """The cached file with this sha256, re-hashed now; None when absent or corrupt."""
+        """The cached file with this sha256, re-hashed (once per run: while its inode,
+        size, mtime and ctime stay what they were when it was hashed); None when absent
+        or corrupt. Safe to call from several threads."""
         if not _DIGEST.fullmatch(digest):
             return None
         path = self.object_path(digest)
         try:
+            # Taken before hashing: a file changed after this point no longer matches it.
+            stamp = _stamp(path)
+            if self._verified.get(digest) == stamp:
+                return path
             actual = sha256_file(path)
         except OSError:
             return None
@@ -76,6 +93,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 path.unlink()
             return None
+        self._verified[digest] = stamp
         return path
 
     def store(self, temporary: Path, digest: str) -> Path:
@@ -87,21 +105,38 @@ class Cache:
         return target
 
     def record(self, url: str) -> UrlRecord | None:
+        """What `url` served last time; None when absent or not a record we wrote (the
+        cache folder may be shared, restored from a CI cache, or damaged)."""
         try:
-            data = json.loads(self._url_path(url).read_text(encoding="utf-8"))
+            with _open_regular(self._url_path(url)) as stream:
+                data = json.loads(stream.read().decode("utf-8"))
             record = UrlRecord(**data)
         except (OSError, ValueError, TypeError):
             return None
-        return record if record.url == url else None
+        return record if record.url == url and _well_formed(record) else None
 
     def remember(self, record: UrlRecord) -> None:
+        # The server chose these; only values that can be sent back as headers are kept.
+        record = replace(
+            record,
+            etag=_header_value(record.etag),
+            last_modified=_header_value(record.last_modified),
+        )
         path = self._url_path(record.url)
         handle, name = tempfile.mkstemp(dir=self.tmp, prefix="url-")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(asdict(record), stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(name, path)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(asdict(record), stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
+
+    def note_problem(self, error: OSError) -> None:
+        self.problems.append(f"{error.strerror or error}: {error.filename or self.root}")
 
     def _url_path(self, url: str) -> Path:
         name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
@@ -155,10 +190,49 @@ def offline_artifact(cache: Cache | None, url: str, pinned: str | None) -> Artif
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
+    with _open_regular(path) as stream:
         while chunk := stream.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading; OSError for anything else: a FIFO would block the
+    read forever, a device (a link to /dev/zero) would never end."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file", str(path))
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _well_formed(record: UrlRecord) -> bool:
+    return (
+        isinstance(record.sha256, str)
+        and _DIGEST.fullmatch(record.sha256) is not None
+        and isinstance(record.size, int)
+        and isinstance(record.final_url, str)
+        and all(
+            value is None or isinstance(value, str)
+            for value in (record.content_type, record.etag, record.last_modified)
+        )
+        and _header_value(record.etag) == record.etag
+        and _header_value(record.last_modified) == record.last_modified
+    )
+
+
+def _header_value(value: str | None) -> str | None:
+    return value if isinstance(value, str) and _HEADER_SAFE.fullmatch(value) else None
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    """What changes when a file is replaced or written to (ctime even when the writer
+    puts the mtime back)."""
+    status = path.stat()
+    return (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 def _fsync(path: Path) -> None:

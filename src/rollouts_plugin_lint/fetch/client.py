@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -55,31 +56,46 @@ class FetchOptions:
     backoff: float = 0.5  # seconds before the 2nd attempt; doubles after
     max_retry_after: float = 30.0
     resolver: Resolver = system_resolver
+    deadline_seconds: float | None = None  # None: ten times the timeout, at least 60 s
 
     @property
     def deadline(self) -> float:
-        """Wall-clock bound for one download: a trickling server cannot hold us forever."""
+        """Wall-clock bound for one download, retries included: a trickling server cannot
+        hold us forever, nor three times as long by resetting just before the end."""
+        if self.deadline_seconds is not None:
+            return self.deadline_seconds
         return max(self.timeout * 10, 60.0)
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with our network backend in its connection pool. httpx has no
-    public hook for a backend; the pool is rebuilt with the same settings."""
+    """httpx's transport with our network backend in its connection pool (a direct pool,
+    or a proxy's). httpx has no public hook for a backend; the pool's is swapped."""
 
     def __init__(self, backend: GuardedBackend, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        import httpcore
+        super().__init__(http1=True, http2=False, **kwargs)  # type: ignore[arg-type]
+        self._pool._network_backend = backend
 
-        old = self._pool
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=old._ssl_context,
-            max_connections=old._max_connections,
-            max_keepalive_connections=old._max_keepalive_connections,
-            keepalive_expiry=old._keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=backend,
-        )
+
+def _proxy_mounts(
+    options: FetchOptions, limits: httpx.Limits
+) -> dict[str, httpx.AsyncBaseTransport | None]:
+    """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as httpx reads them (it ignores them
+    once a client has its own transport). A proxy is trusted infrastructure, often on a
+    private address, so its own host is allowed; every hop's target is still checked by
+    `Downloader._check_host` before the request is sent through it."""
+    from httpx._utils import get_environment_proxies
+
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    for pattern, proxy in get_environment_proxies().items():
+        if proxy is None:
+            mounts[pattern] = None  # NO_PROXY: the direct transport
+            continue
+        url = httpx.URL(proxy)
+        if url.scheme not in ("http", "https"):
+            continue  # socks needs an extra package; such a proxy is not used
+        backend = GuardedBackend(options.allow_private, options.resolver, [url.host])
+        mounts[pattern] = _GuardedTransport(backend, limits=limits, trust_env=True, proxy=url)
+    return mounts
 
 
 def make_client(options: FetchOptions, jobs: int) -> httpx.AsyncClient:
@@ -87,6 +103,7 @@ def make_client(options: FetchOptions, jobs: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=max(jobs, 1) * 2, max_keepalive_connections=jobs)
     return httpx.AsyncClient(
         transport=_GuardedTransport(backend, limits=limits, trust_env=True),
+        mounts=_proxy_mounts(options, limits),
         timeout=httpx.Timeout(options.timeout),
         # Go's client asks for gzip only and decodes it; the controller saves the decoded
         # bytes, so we do the same.
@@ -136,29 +153,30 @@ class Downloader:
         record = self.cache.record(url) if self.cache and cached else None
         requests = 0
         wait = 0.0
-        for attempt in range(1, self.options.attempts + 1):
-            if wait:
-                await anyio.sleep(wait)
-            try:
-                with anyio.fail_after(self.options.deadline):
-                    final = attempt == self.options.attempts
-                    artifact = await self._attempt(url, record, cached, final)
-                return _with_requests(artifact, requests + artifact.requests)
-            except _Failed as failure:
-                requests += 1
-                if not failure.retryable or attempt == self.options.attempts:
-                    return Artifact(url, problem=failure.problem, requests=requests)
-                wait = failure.wait or self.options.backoff * 2 ** (attempt - 1)
-            except TimeoutError:
-                return Artifact(
-                    url,
-                    problem=FetchProblem(
-                        "unreachable",
-                        f"the download did not finish within {self.options.deadline:.0f} s "
-                        "(the server sends too slowly or stalls)",
-                    ),
-                    requests=requests + 1,
-                )
+        try:
+            with anyio.fail_after(self.options.deadline):  # one deadline for every attempt
+                for attempt in range(1, self.options.attempts + 1):
+                    if wait:
+                        await anyio.sleep(wait)
+                    try:
+                        final = attempt == self.options.attempts
+                        artifact = await self._attempt(url, record, cached, final)
+                        return _with_requests(artifact, requests + artifact.requests)
+                    except _Failed as failure:
+                        requests += 1
+                        if not failure.retryable or attempt == self.options.attempts:
+                            return Artifact(url, problem=failure.problem, requests=requests)
+                        wait = failure.wait or self.options.backoff * 2 ** (attempt - 1)
+        except TimeoutError:
+            return Artifact(
+                url,
+                problem=FetchProblem(
+                    "unreachable",
+                    f"the download did not finish within {self.options.deadline:.0f} s "
+                    "(the server sends too slowly or stalls)",
+                ),
+                requests=requests + 1,
+            )
         raise AssertionError("unreachable: the loop returns")  # pragma: no cover
 
     async def _attempt(
@@ -275,7 +293,14 @@ class Downloader:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.options.max_size:
             raise _Failed(_too_large(url, int(declared), declared=True))
-        temporary = self.cache.temporary_file() if self.cache else self.scratch / _temp_name(url)
+        cache = self.cache
+        temporary = self.scratch / _temp_name(url)
+        if cache is not None:
+            try:
+                temporary = cache.temporary_file()
+            except OSError as error:  # the cache broke since the run began: go on without
+                cache.note_problem(error)
+                cache = None
         digest = hashlib.sha256()
         size = 0
         total = int(declared) if declared and declared.isdigit() else None
@@ -302,19 +327,27 @@ class Downloader:
                     ) from None
             sha256 = digest.hexdigest()
             path = temporary
-            if self.cache is not None:
-                path = self.cache.store(temporary, sha256)
-                self.cache.remember(
-                    UrlRecord(
-                        url=url,
-                        sha256=sha256,
-                        size=size,
-                        final_url=response.url,
-                        content_type=response.headers.get("content-type"),
-                        etag=response.headers.get("etag"),
-                        last_modified=response.headers.get("last-modified"),
+            if cache is not None:
+                try:
+                    path = cache.store(temporary, sha256)
+                    cache.remember(
+                        UrlRecord(
+                            url=url,
+                            sha256=sha256,
+                            size=size,
+                            final_url=response.url,
+                            content_type=response.headers.get("content-type"),
+                            etag=response.headers.get("etag"),
+                            last_modified=response.headers.get("last-modified"),
+                        )
                     )
-                )
+                except OSError as error:
+                    # A file where a folder should be, a full disk: the download still
+                    # counts; only the cache goes without it (and the run says so).
+                    cache.note_problem(error)
+                    if path == temporary:  # not stored: take it out of the cache folder
+                        path = self.scratch / _temp_name(url)
+                        shutil.move(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 temporary.unlink()
@@ -388,7 +421,9 @@ def _transport_problem(url: str, error: httpx.TransportError, received: int = 0)
         if "ssl" in lowered or "certificate" in lowered:
             message = f"TLS with {host} failed: {text}"
         elif "resolve" in lowered or "name or service" in lowered:
-            message = f"cannot resolve {host}: {text}"
+            # The guard's own message already names the host.
+            said = lowered.startswith("cannot resolve")
+            message = text if said else f"cannot resolve {host}: {text}"
         else:
             message = f"cannot connect to {host}: {text}"
     elif isinstance(error, httpx.RemoteProtocolError):

@@ -30,6 +30,10 @@ def release_url_parts(url: str, server_hosts: set[str]) -> tuple[str, str, str] 
     match = _RELEASE_DOWNLOAD.fullmatch(parts.path)
     if not match:
         return None
+    if {match["owner"], match["repo"], match["tag"]} & {".", ".."}:
+        # No GitHub owner, repository or tag has these names, and in an API path they
+        # would move the request (which carries the token) out of /repos/OWNER/REPO.
+        return None
     return f"{match['owner']}/{match['repo']}", match["tag"], match["asset"]
 
 
