@@ -21,6 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rollouts_plugin_lint.model import Finding, Severity, Span
+from rollouts_plugin_lint.printable import printable
 from rollouts_plugin_lint.report.github import (
     SUMMARY_LIMIT,
     annotation,
@@ -29,7 +30,6 @@ from rollouts_plugin_lint.report.github import (
     inert,
     markdown_text,
 )
-from rollouts_plugin_lint.report.text import printable
 from rollouts_plugin_lint.rules import RULES
 from tests.conftest import Runner
 
@@ -172,7 +172,9 @@ def expected_annotation(finding: dict[str, Any], file: str) -> Command:
         properties["endcolumn"] = str(max(finding["end_column"] - 1, finding["column"]))
     data = finding["message"] + (f"\nFix: {finding['hint']}" if finding["hint"] else "")
     # Control characters other than line breaks are shown escaped, as in the text report.
-    return Command(LEVEL[finding["severity"]], properties, printable(data, keep_newlines=True))
+    return Command(
+        LEVEL[finding["severity"]], properties, printable(data, None, keep_newlines=True)
+    )
 
 
 def run_both(runner: Runner, *args: str) -> tuple[int, str, dict[str, Any]]:
@@ -291,7 +293,7 @@ def test_control_characters_never_reach_the_log(runner: Runner) -> None:
     (name_format,) = [
         c for c in runner_commands(out) if "name-format" in c.properties.get("title", "")
     ]
-    assert "a\\x0db\\x1b[2J" in name_format.data
+    assert "a\\rb\\x1b[2J" in name_format.data
 
 
 def test_ten_annotations_per_level_then_one_notice_saying_where_the_rest_are(
@@ -513,12 +515,12 @@ def test_any_finding_is_exactly_one_annotation(path: str, message: str, hint: st
         "endcolumn": "8",
         "title": f"schema: {RULES['schema'].summary}",
     }
-    fix = f"\nFix: {printable(hint, keep_newlines=True)}" if hint else ""
-    assert command.data == printable(message, keep_newlines=True) + fix
+    fix = f"\nFix: {printable(hint, None, keep_newlines=True)}" if hint else ""
+    assert command.data == printable(message, None, keep_newlines=True) + fix
 
 
 @given(text)
 def test_markdown_cells_show_any_text_literally(value: str) -> None:
     cell = markdown_text(value)
     assert not set(plain(cell)) & set("|`*_[]\\~$@#<>\n")
-    assert html.unescape(cell.replace("<br>", "\n")) == printable(value, keep_newlines=True)
+    assert html.unescape(cell.replace("<br>", "\n")) == printable(value, None, keep_newlines=True)

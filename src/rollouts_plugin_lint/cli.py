@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from rollouts_plugin_lint.lint import run
+    from rollouts_plugin_lint.printable import printable
     from rollouts_plugin_lint.report import write_report
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.settings import UsageError, load_settings
@@ -139,12 +140,13 @@ def _run(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
     except UsageError as error:
-        print(f"rollouts-plugin-lint: error: {error}", file=sys.stderr)
+        # The config file comes with the pull request: its keys are shown, never obeyed.
+        print(f"rollouts-plugin-lint: error: {printable(str(error), None)}", file=sys.stderr)
         return EXIT_USAGE
     with terminal_progress(settings.verbosity >= 0) as progress:
         result = run(settings, progress=progress)
     for warning in result.warnings:
-        print(f"rollouts-plugin-lint: warning: {warning}", file=sys.stderr)
+        print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
     if settings.output:
         try:
             with open(settings.output, "w", encoding="utf-8") as stream:

@@ -1,5 +1,7 @@
-"""Strings that are safe to show: whatever a download contains ends up in terminal output
-and GitHub annotations, so control characters are escaped and length is capped."""
+"""Strings that are safe to show. YAML values, URLs, server answers and downloads end up in
+terminal output, GitHub annotations and error messages, so control characters (ANSI and
+OSC escapes, carriage returns, line breaks that would start a workflow command) are shown
+escaped, never sent."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ ELLIPSIS = "…"
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def printable(text: str, limit: int = DETAIL_LIMIT) -> str:
-    """`text` with every non-printable character escaped, at most `limit` characters."""
+def printable(text: str, limit: int | None = DETAIL_LIMIT, keep_newlines: bool = False) -> str:
+    """`text` with every non-printable character escaped (line breaks kept when asked), at
+    most `limit` characters (no limit: None)."""
     escaped: list[str] = []
     length = 0
     # Escaping only makes text longer, so one character more than the limit is enough.
-    for char in text[: limit + 1]:
-        if char.isprintable():
+    for char in text if limit is None else text[: limit + 1]:
+        if char.isprintable() or (keep_newlines and char == "\n"):
             piece = char
         elif char in _NAMED_ESCAPES:
             piece = _NAMED_ESCAPES[char]
@@ -26,10 +29,10 @@ def printable(text: str, limit: int = DETAIL_LIMIT) -> str:
             piece = f"\\U{ord(char):08x}"
         escaped.append(piece)
         length += len(piece)
-        if length > limit:
+        if limit is not None and length > limit:
             break
     result = "".join(escaped)
-    if len(result) > limit:
+    if limit is not None and len(result) > limit:
         result = result[: limit - 1] + ELLIPSIS
     return result
 

@@ -35,17 +35,20 @@ def extract_file(
         )
     if b"\0" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _skipped(path, "binary file; not parsed", Severity.NOTE)
+    encoding = _encoding(data)
     try:
-        text = _decode(data)
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        # Count lines in what did decode: UTF-16 code units can hold a 0x0a byte.
+        line = data[: error.start].decode(encoding, "replace").count("\n") + 1
+        name = {"utf-8-sig": "UTF-8"}.get(encoding, encoding.upper())
         return Extraction(
             findings=[
                 Finding(
                     "yaml-syntax",
                     Severity.ERROR,
                     Span.point(path, line),
-                    f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}); "
+                    f"file is not valid {name} (byte 0x{data[error.start]:02x} on line {line}); "
                     "Kubernetes and Helm read YAML as UTF-8",
                 )
             ]
@@ -72,11 +75,9 @@ def extract_text(
     return walker.result
 
 
-def _decode(data: bytes) -> str:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding)
-    return data.decode("utf-8")
+def _encoding(data: bytes) -> str:
+    """UTF-8 unless a byte-order mark says otherwise (YAML allows UTF-16 and UTF-32)."""
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), "utf-8")
 
 
 def _skipped(path: str, message: str, severity: Severity) -> Extraction:

@@ -21,6 +21,7 @@ from rollouts_plugin_lint.extract.yamlnodes import (
     ScalarNode,
     SequenceNode,
     TooLarge,
+    TooManyNodes,
     YamlProblem,
     compose_documents,
     key_text,
@@ -59,7 +60,6 @@ _JSON6902_DATA_KEY = re.compile(r"/data/(" + "|".join(PLUGIN_KEYS) + r")")
 
 MAX_EMBEDDING_DEPTH = 4
 MAX_NODES_PER_ENTRY = 10_000
-MAX_NODES_PER_TEXT = 2_000_000
 
 
 @dataclass
@@ -127,6 +127,13 @@ class Walker:
                     _is_rollouts_configmap(root),
                 )
                 self._walk_tree(root, document)
+        except TooManyNodes as problem:
+            self._finding(
+                "skipped-file",
+                locator.point(problem.line, problem.column),
+                problem.message,
+                severity=Severity.WARNING,
+            )
         except YamlProblem as problem:
             if syntax_errors:
                 self._finding(
@@ -142,20 +149,11 @@ class Walker:
         seen: set[int] = set()
         # (node, path, parent key, whether this mapping is a ConfigMap `data`)
         stack: list[tuple[Node, tuple[str, ...], str | None, bool]] = [(root, (), None, False)]
-        visited = 0
         while stack:
             node, path, parent_key, is_data = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            visited += 1
-            if visited > MAX_NODES_PER_TEXT:
-                self._finding(
-                    "yaml-syntax",
-                    locator.head_span(root),
-                    f"document has more than {MAX_NODES_PER_TEXT:,} nodes; the rest is not checked",
-                )
-                return
             if isinstance(node, MappingNode):
                 children = self._walk_mapping(node, path, is_data, document)
                 stack.extend(reversed(children))

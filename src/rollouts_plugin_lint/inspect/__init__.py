@@ -19,9 +19,9 @@ from rollouts_plugin_lint.inspect import archive, content, elf, macho, pe
 from rollouts_plugin_lint.inspect.buildinfo import read_go_buildinfo
 from rollouts_plugin_lint.inspect.image import ExecutableImage
 from rollouts_plugin_lint.inspect.kinds import scan_plugin_kinds
-from rollouts_plugin_lint.inspect.printable import printable
 from rollouts_plugin_lint.inspect.view import FileView
 from rollouts_plugin_lint.model import BinaryFacts, GoBuildInfo
+from rollouts_plugin_lint.printable import printable
 
 __all__ = ["FORMATS", "inspect_file"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rollouts_plugin_lint.inspect.macho import thin_byte_order
-from rollouts_plugin_lint.inspect.printable import latin1, printable
 from rollouts_plugin_lint.inspect.view import MIB, FileView
+from rollouts_plugin_lint.printable import latin1, printable
 
 MAX_DECOMPRESSED = 64 * MIB
 MAX_MEMBERS = 200

@@ -14,8 +14,8 @@ import re
 import struct
 
 from rollouts_plugin_lint.inspect.image import ExecutableImage
-from rollouts_plugin_lint.inspect.printable import printable
 from rollouts_plugin_lint.model import GoBuildInfo
+from rollouts_plugin_lint.printable import printable
 
 BUILDINFO_MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32

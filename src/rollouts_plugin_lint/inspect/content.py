@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from rollouts_plugin_lint.inspect.printable import one_line
+from rollouts_plugin_lint.printable import one_line
 
 SAMPLE = 64 * 1024
 _BOM = b"\xef\xbb\xbf"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 
 from rollouts_plugin_lint.inspect.image import ExecutableImage, Region, Segment
-from rollouts_plugin_lint.inspect.printable import latin1, printable
 from rollouts_plugin_lint.inspect.view import FileView
+from rollouts_plugin_lint.printable import latin1, printable
 
 ELF_MAGIC = b"\x7fELF"
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rollouts_plugin_lint.inspect.printable import printable
 from rollouts_plugin_lint.model import PluginKind
+from rollouts_plugin_lint.printable import printable
 
 Outcome = Literal["handshake", "wrong-cookie", "exited", "timeout", "garbage", "not-runnable"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import struct
 
 from rollouts_plugin_lint.inspect.image import ExecutableImage, Region, Segment
-from rollouts_plugin_lint.inspect.printable import printable
 from rollouts_plugin_lint.inspect.view import FileView
+from rollouts_plugin_lint.printable import printable
 
 _MH_MAGIC, _MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
 _FAT_MAGIC, _FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF

@@ -19,7 +19,8 @@ from typing import TextIO
 
 from rollouts_plugin_lint.lint import LintResult
 from rollouts_plugin_lint.model import Finding, Severity
-from rollouts_plugin_lint.report.text import printable, summary_line, write_text
+from rollouts_plugin_lint.printable import printable
+from rollouts_plugin_lint.report.text import summary_line, write_text
 from rollouts_plugin_lint.rules import RULES
 from rollouts_plugin_lint.settings import Settings
 
@@ -143,11 +144,11 @@ def annotation(finding: Finding, path: str) -> str:
 
 
 def _message(finding: Finding) -> str:
-    text = printable(finding.message, keep_newlines=True)
+    text = printable(finding.message, None, keep_newlines=True)
     if finding.span.approximate:
         text += " (position approximate: inside a folded or quoted string)"
     if finding.hint:
-        text += "\nFix: " + printable(finding.hint, keep_newlines=True)
+        text += "\nFix: " + printable(finding.hint, None, keep_newlines=True)
     return text
 
 
@@ -174,7 +175,7 @@ def _overflow_notice(
         f"{ANNOTATIONS_PER_LEVEL} notices per step. Read them all in {_join(places)}."
     )
     title = f"rollouts-plugin-lint: {_plural(len(hidden), 'more finding')}"
-    return f"::notice title={escape_property(title)}::{escape_data(printable(message))}"
+    return f"::notice title={escape_property(title)}::{escape_data(printable(message, None))}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -215,7 +216,9 @@ _TABLE_HEAD = "| severity | rule | where | problem | fix |\n|---|---|---|---|---
 
 def markdown_text(text: str) -> str:
     """Untrusted text for a Markdown table cell or heading: shows as written, does nothing."""
-    return "".join(_MARKDOWN_ESCAPES.get(char, char) for char in printable(text, True))
+    return "".join(
+        _MARKDOWN_ESCAPES.get(char, char) for char in printable(text, None, keep_newlines=True)
+    )
 
 
 def step_summary(

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from rollouts_plugin_lint.lint import LintResult
 from rollouts_plugin_lint.model import LINE_BREAK, Finding, Severity
+from rollouts_plugin_lint.printable import printable
 from rollouts_plugin_lint.settings import Settings
 
 _COLORS = {
@@ -58,8 +59,8 @@ def _render(finding: Finding, lines: list[str] | None, paint: _Painter) -> str:
     span = finding.span
     severity = paint(_COLORS[finding.severity], finding.severity.value)
     header = (
-        f"{paint(_BOLD, printable(span.path))}:{span.line}:{span.column}: {severity}: "
-        f"{printable(finding.message)} {paint(_DIM, f'[{finding.rule}]')}\n"
+        f"{paint(_BOLD, printable(span.path, None))}:{span.line}:{span.column}: {severity}: "
+        f"{printable(finding.message, None)} {paint(_DIM, f'[{finding.rule}]')}\n"
     )
     out = [header]
     if lines is not None and 0 < span.line <= len(lines):
@@ -80,7 +81,7 @@ def _render(finding: Finding, lines: list[str] | None, paint: _Painter) -> str:
             f"{gutter}= note: the position is approximate (inside a folded or quoted string)\n"
         )
     if finding.hint:
-        hint_lines = printable(finding.hint, keep_newlines=True).split("\n")
+        hint_lines = printable(finding.hint, None, keep_newlines=True).split("\n")
         out.append(f"{gutter}= hint: {hint_lines[0]}\n")
         out.extend(f"{gutter}        {line}\n" for line in hint_lines[1:])
     return "".join(out)
@@ -95,7 +96,7 @@ def _snippet(
     paint: _Painter,
     severity: Severity,
 ) -> str:
-    source = printable(lines[line - 1].replace("\t", " ").rstrip())
+    source = printable(lines[line - 1].replace("\t", " ").rstrip(), None)
     start = max(column - 1, 0)
     stop = end_column - 1 if end_line == line else len(source)
     stop = max(stop, start + 1)
@@ -113,15 +114,3 @@ def _width(text: str) -> int:
             continue
         width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
     return width
-
-
-def printable(text: str, keep_newlines: bool = False) -> str:
-    """Escape control characters (ANSI sequences, carriage returns, ...) that a
-    pull-request author could use to rewrite what a terminal shows."""
-    out = []
-    for char in text:
-        if (char == "\n" and keep_newlines) or char == "\t" or char.isprintable():
-            out.append(char)
-        else:
-            out.append(repr(char)[1:-1] if ord(char) > 0xFF else f"\\x{ord(char):02x}")
-    return "".join(out)
