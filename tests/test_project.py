@@ -18,7 +18,10 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 def test_ruff_clean() -> None:
-    for command in (["check", "src", "tests"], ["format", "--check", "src", "tests"]):
+    for command in (
+        ["check", "src", "tests", "benchmarks"],
+        ["format", "--check", "src", "tests", "benchmarks"],
+    ):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True
         )

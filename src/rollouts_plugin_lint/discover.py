@@ -58,8 +58,7 @@ class Discovery:
     def __iter__(self) -> Iterator[Candidate]:
         cwd = os.path.abspath(self.cwd)
         seen: set[str] = set()
-        for path in self._files(cwd):
-            absolute = os.path.normpath(os.path.join(cwd, path))
+        for path, absolute in self._files(cwd):
             if absolute in seen:
                 continue
             seen.add(absolute)
@@ -73,16 +72,20 @@ class Discovery:
             if might_hold_plugins(data):
                 yield Candidate(absolute, display_path(absolute, cwd, path), data)
 
-    def _files(self, cwd: str) -> Iterator[str]:
+    def _files(self, cwd: str) -> Iterator[tuple[str, str]]:
+        """(path as given or found, absolute normalized path) of every file to look at."""
         for raw in self.paths:
             if os.path.isdir(os.path.join(cwd, raw)):
                 for relative in walk_directory(os.path.join(cwd, raw)):
                     found = os.path.normpath(os.path.join(raw, relative))
                     absolute = os.path.normpath(os.path.join(cwd, found))
-                    if not self._excluded(display_path(absolute, cwd, found)):
-                        yield found
+                    # Per-file work adds up over tens of thousands of files: no display
+                    # path when there is no pattern to match it against.
+                    if not (self.exclude and self._excluded(display_path(absolute, cwd, found))):
+                        yield found, absolute
             else:
-                yield raw  # named explicitly (pre-commit does this): always checked
+                # Named explicitly (pre-commit does this): always checked.
+                yield raw, os.path.normpath(os.path.join(cwd, raw))
 
     def _excluded(self, display: str) -> bool:
         name = os.path.basename(display)
@@ -96,10 +99,20 @@ def read_regular_file(path: str) -> bytes:
     """The bytes of a regular file. Opening without blocking and checking the open file
     means a FIFO, a device or a file swapped in between cannot hang or fool us."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with open(fd, "rb", closefd=True) as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(0, "not a regular file")
-        return stream.read()
+        # Plain reads, no buffered stream: for the thousands of small files of a big
+        # repository, building a stream per file costs more than reading it. The first
+        # read asks for one byte more than fstat said, the loop catches a file that grew.
+        data = os.read(fd, status.st_size + 1)
+        rest: list[bytes] = []
+        while data and (chunk := os.read(fd, 1024 * 1024)):
+            rest.append(chunk)
+        return data + b"".join(rest) if rest else data
+    finally:
+        os.close(fd)
 
 
 def walk_directory(root: str) -> Iterator[str]:
@@ -138,6 +151,11 @@ def _walk(root: str) -> Iterator[str]:
 
 def display_path(absolute: str, cwd: str, given: str) -> str:
     """Relative to the working directory when below it, as given otherwise."""
-    if absolute == cwd or absolute.startswith(cwd.rstrip("/") + "/"):
+    below = cwd.rstrip("/") + "/"
+    if absolute.startswith(below) and not absolute.startswith("/", len(below)):
+        # Both paths are normalized, so the rest is what os.path.relpath would say, at a
+        # fraction of its cost per file.
+        return absolute[len(below) :].replace(os.sep, "/")
+    if absolute == cwd or absolute.startswith(below):
         return os.path.relpath(absolute, cwd).replace(os.sep, "/")
     return given.replace(os.sep, "/")

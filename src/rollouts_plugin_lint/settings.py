@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from rollouts_plugin_lint.model import DEFAULT_PLATFORMS, Finding, Platform, Severity
 from rollouts_plugin_lint.rules import RULES
 from rollouts_plugin_lint.versions import Versions, parse_version
@@ -249,6 +247,8 @@ def _read_yaml_config(path: Path, data: bytes) -> Any:
 
 
 def _validate_config(path: Path, config: Any) -> None:
+    import jsonschema  # only when there is a config file: it costs a tenth of a second
+
     validator = jsonschema.Draft202012Validator(_CONFIG_SCHEMA)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:

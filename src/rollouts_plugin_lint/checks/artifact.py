@@ -8,11 +8,11 @@ import difflib
 import re
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import asset_platform
-from rollouts_plugin_lint.inspect.handshake import HandshakeResult
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
@@ -23,6 +23,9 @@ from rollouts_plugin_lint.model import (
     ReleaseLookup,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from rollouts_plugin_lint.inspect.handshake import HandshakeResult
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ARCHIVES = {"gzip", "tar", "zip", "xz", "bzip2", "zstd"}

@@ -6,14 +6,16 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
+
+if TYPE_CHECKING:
+    import jsonschema
 
 # Keys people write for a field, from docs, blog posts and pre-release builds.
 _SYNONYMS = {
@@ -53,7 +55,83 @@ def entry_schema() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    # jsonschema (with referencing and attrs) takes longer to import than everything else
+    # a pre-commit call needs: load it only once an entry needs explaining.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(entry_schema())
+
+
+# Keywords that describe and never make an instance invalid.
+_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples"})
+# jsonschema's own type checks for these names (its draft 2020-12 type checker).
+_IS_TYPE: dict[str, Callable[[Any], bool]] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+}
+
+
+def _verdict(instance: Any, schema: Any) -> bool | None:
+    """Whether `instance` passes `schema` (True or False), or None when the schema uses a
+    keyword or form not handled here. Only the keywords the shipped schema uses are
+    handled, with jsonschema's semantics; the schema file stays the one source of the
+    entry's shape, and jsonschema still makes and explains every finding."""
+    if not isinstance(schema, dict):
+        return None
+    verdict: bool | None = True
+    for keyword, value in schema.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        passed: bool | None
+        if keyword == "type":
+            is_type = _IS_TYPE.get(value) if isinstance(value, str) else None
+            passed = None if is_type is None else is_type(instance)
+        elif keyword == "required":
+            passed = not isinstance(instance, dict) or all(key in instance for key in value)
+        elif keyword == "properties":
+            passed = not isinstance(instance, dict) or _all(
+                _verdict(instance[key], sub) for key, sub in value.items() if key in instance
+            )
+        elif (
+            keyword == "additionalProperties"
+            and value is False
+            and "patternProperties" not in schema
+        ):
+            passed = not isinstance(instance, dict) or set(instance) <= set(
+                schema.get("properties", {})
+            )
+        elif keyword == "items" and "prefixItems" not in schema:
+            passed = not isinstance(instance, list) or _all(
+                _verdict(item, value) for item in instance
+            )
+        elif keyword == "pattern":
+            passed = not isinstance(instance, str) or re.search(value, instance) is not None
+        elif keyword == "minLength":
+            passed = not isinstance(instance, str) or len(instance) >= value
+        elif keyword == "not":
+            inner = _verdict(instance, value)
+            passed = None if inner is None else not inner
+        else:
+            passed = None
+        if passed is False:
+            return False
+        if passed is None:
+            verdict = None
+    return verdict
+
+
+def _all(verdicts: Iterator[bool | None]) -> bool | None:
+    """False if any is False, else None if any is None, else True."""
+    result: bool | None = True
+    for verdict in verdicts:
+        if verdict is False:
+            return False
+        if verdict is None:
+            result = None
+    return result
 
 
 def check_schema(entry: PluginEntry) -> Iterator[Finding]:
@@ -63,6 +141,8 @@ def check_schema(entry: PluginEntry) -> Iterator[Finding]:
         # The controller reads null as the zero value: absent, false or empty.
         if not (value is None and key in ("sha256", "disabled", "args", "headersFrom"))
     }
+    if _verdict(instance, entry_schema()) is True:
+        return  # valid: no need to load jsonschema, which would find nothing
     reported: set[tuple[str, tuple[Any, ...]]] = set()
     for error in sorted(_validator().iter_errors(instance), key=lambda e: list(e.path)):
         for finding in _explain(entry, error):
