@@ -8,9 +8,14 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollouts_plugin_lint import __version__
+
+if TYPE_CHECKING:
+    from rollouts_plugin_lint.lint import LintResult
+    from rollouts_plugin_lint.report import Reporter
+    from rollouts_plugin_lint.settings import Settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -126,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     from rollouts_plugin_lint.printable import printable
     from rollouts_plugin_lint.report import write_report
     from rollouts_plugin_lint.report.progress import terminal_progress
+    from rollouts_plugin_lint.report.sarif import write_sarif
     from rollouts_plugin_lint.settings import UsageError, load_settings
 
     flags = {
@@ -147,27 +153,19 @@ def _run(args: argparse.Namespace) -> int:
         result = run(settings, progress=progress)
     for warning in result.warnings:
         print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
-    if settings.output:
-        try:
-            with open(settings.output, "w", encoding="utf-8") as stream:
-                write_report(result, settings, stream)
-        except OSError as error:
-            print(
-                f"rollouts-plugin-lint: error: {settings.output}: {error.strerror}", file=sys.stderr
-            )
-            return EXIT_USAGE
-    else:
+    if settings.output is None:
         write_report(result, settings, sys.stdout)
-    if settings.sarif_file:
-        from rollouts_plugin_lint.report.sarif import write_sarif
-
-        try:
-            with open(settings.sarif_file, "w", encoding="utf-8") as stream:
-                write_sarif(result, settings, stream)
-        except OSError as error:
-            print(
-                f"rollouts-plugin-lint: error: {settings.sarif_file}: {error.strerror}",
-                file=sys.stderr,
-            )
+    for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
+        if path is not None and not _write_file(path, writer, result, settings):
             return EXIT_USAGE
     return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK
+
+
+def _write_file(path: str, writer: Reporter, result: LintResult, settings: Settings) -> bool:
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            writer(result, settings, stream)
+    except OSError as error:
+        print(f"rollouts-plugin-lint: error: {path}: {error.strerror}", file=sys.stderr)
+        return False
+    return True
