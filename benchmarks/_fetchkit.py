@@ -10,6 +10,7 @@ have used.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import http.server
@@ -23,6 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _harness import MIB
+
+# The workload of fetch.py, which warm.py runs again: four binaries, throttled per connection.
+FILES = 4
+RATE_MIB = 25
+SIZES_MIB = {"full": 50, "tiny": 2}
+
+
+def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file-mb", type=int, help="size of each binary in MiB")
+    parser.add_argument("--rate-mb", type=float, default=RATE_MIB, help="MiB/s per connection")
+
+
+def file_size(args: argparse.Namespace) -> int:
+    return int((args.file_mb or SIZES_MIB[args.size]) * MIB)
+
 
 LAST_MODIFIED = "Tue, 01 Apr 2025 12:00:00 GMT"
 SLICE = 256 * 1024  # bytes per sendfile call: fine-grained pacing, few system calls

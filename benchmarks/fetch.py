@@ -21,7 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _fetchkit import SEQUENTIAL_HTTPX, check_artifacts, make_binaries, serving, write_config
+from _fetchkit import (
+    FILES,
+    SEQUENTIAL_HTTPX,
+    add_workload_arguments,
+    check_artifacts,
+    file_size,
+    make_binaries,
+    serving,
+    write_config,
+)
 from _harness import (
     MIB,
     Measured,
@@ -39,19 +48,15 @@ from _harness import (
     workspace,
 )
 
-FILES = 4
-RATE_MIB = 25
-SIZES_MIB = {"full": 50, "tiny": 2}
 TARGET_RATIO = 0.35
 TARGET_RSS_MIB = 120
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--file-mb", type=int, help="size of each binary in MiB")
-    parser.add_argument("--rate-mb", type=float, default=RATE_MIB, help="MiB/s per connection")
+    add_workload_arguments(parser)
     args = parser.parse_args(argv)
-    size = (args.file_mb or SIZES_MIB[args.size]) * MIB
+    size = file_size(args)
     times = args.repeat or (3 if args.size == "full" and size <= 100 * MIB else 1)
     with workspace(args.keep, "bench-fetch-") as scratch_name:
         scratch = Path(scratch_name)

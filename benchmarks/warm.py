@@ -27,9 +27,12 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _fetchkit import (
+    FILES,
     PluginConfig,
     Request,
+    add_workload_arguments,
     check_artifacts,
+    file_size,
     make_binaries,
     serving,
     write_config,
@@ -50,9 +53,6 @@ from _harness import (
     workspace,
 )
 
-FILES = 4
-RATE_MIB = 25
-SIZES_MIB = {"full": 50, "tiny": 2}
 TARGET_RATIO = 0.1
 
 
@@ -78,10 +78,9 @@ def request_problems(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--file-mb", type=int, help="size of each binary in MiB")
-    parser.add_argument("--rate-mb", type=float, default=RATE_MIB, help="MiB/s per connection")
+    add_workload_arguments(parser)
     args = parser.parse_args(argv)
-    size = (args.file_mb or SIZES_MIB[args.size]) * MIB
+    size = file_size(args)
     times = args.repeat or (3 if args.size == "full" else 1)
     problems: list[str] = []
     requests: dict[str, list[Request]] = {"pinned": [], "mixed": []}
