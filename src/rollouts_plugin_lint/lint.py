@@ -130,7 +130,7 @@ def _verify_downloads(
         entry.span_of("location")
         for entry in entries
         if (entry.location or "") in result.facts
-        and 200 <= (report.artifacts[entry.location or ""].status or 0) < 400
+        and report.artifacts[entry.location or ""].downloaded
     }
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
@@ -178,8 +178,7 @@ def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
 
     return (
         facts is not None
-        and artifact.problem is None
-        and 200 <= (artifact.status or 0) < 400
+        and artifact.downloaded
         and facts.format == "elf"
         and not facts.detail
         and facts.os == "linux" == platform.system().lower()

@@ -197,6 +197,12 @@ class Artifact:
     problem: FetchProblem | None = None
     release: ReleaseLookup | None = None
 
+    @property
+    def downloaded(self) -> bool:
+        """The server gave the file (or the cache had it): no problem, and a status the
+        controller accepts (>= 200 and < 400)."""
+        return self.problem is None and 200 <= (self.status or 0) < 400
+
 
 @dataclass(frozen=True)
 class GoBuildInfo:

@@ -61,8 +61,7 @@ def check_artifact(
         problem = artifact.problem
         yield entry_finding(entry, problem.rule, problem.message, problem.hint)
         return
-    status = artifact.status or 0
-    if status < 200 or status >= 400:
+    if not artifact.downloaded:
         yield _download_failed(entry, artifact, facts)
         return
     if facts is None:
