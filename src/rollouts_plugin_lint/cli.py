@@ -1,5 +1,6 @@
 """argv -> Settings -> run -> report -> exit code. One error boundary:
-0 nothing fails, 1 a finding fails the run, 2 usage or config error, 3 internal error."""
+0 nothing fails, 1 a finding fails the run, 2 usage or config error, 3 internal error,
+141 the reader of stdout went away (`| head -1`)."""
 
 from __future__ import annotations
 
