@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rollouts_plugin_lint import __version__
-from rollouts_plugin_lint.printable import GuardedStream, printable
+from rollouts_plugin_lint.printable import GuardedStream, ReaderGone, printable
 
 if TYPE_CHECKING:
     from rollouts_plugin_lint.lint import LintResult
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _guarded_main(argv, in_actions)
         sys.stdout.flush()
         return code
-    except BrokenPipeError:
+    except ReaderGone:
         return _reader_gone(original)
     finally:
         sys.stdout, sys.stderr = original
@@ -137,7 +137,7 @@ def _guarded_main(argv: Sequence[str] | None, in_actions: bool) -> int:
         return _run(args, in_actions)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except ReaderGone:
         raise
     except Exception:
         print(

@@ -68,6 +68,11 @@ _AT_LINE_START = "\n"
 _MID_LINE = "\x00"
 
 
+class ReaderGone(Exception):
+    """The reader of a stream we print to went away (`| head -1`): a broken pipe while
+    writing output, told apart from one met anywhere else in a run."""
+
+
 class GuardedStream(io.TextIOBase):
     """A text stream every line goes through before it reaches `target`:
 
@@ -112,13 +117,19 @@ class GuardedStream(io.TextIOBase):
 
     def _send(self, text: str) -> None:
         try:
-            self.target.write(text)
-        except UnicodeEncodeError:
-            encoding = getattr(self.target, "encoding", None) or "utf-8"
-            self.target.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            try:
+                self.target.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self.target, "encoding", None) or "utf-8"
+                self.target.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        except BrokenPipeError as error:
+            raise ReaderGone from error
 
     def flush(self) -> None:
-        self.target.flush()
+        try:
+            self.target.flush()
+        except BrokenPipeError as error:
+            raise ReaderGone from error
 
     def isatty(self) -> bool:
         return self.target.isatty()
