@@ -60,11 +60,12 @@ def latin1(data: bytes) -> str:
 # src/Runner.Worker/ActionCommandManager.cs. The escapes below are JSON string escapes, so a
 # JSON or SARIF report carries the same data (`[` can only be inside a string there, and no
 # line of indented JSON starts with `:`), and text shows them as escapes.
-_LEGACY_COMMAND = re.compile(r"(?<=##)\[")
-_COMMAND_AT_LINE_START = re.compile(r"(?<=[\r\n])([^\S\r\n]*:):")
+_LEGACY_COMMAND = re.compile(r"##\[")
+_COMMAND_AT_LINE_START = re.compile(r"([\r\n][^\S\r\n]*:):")
+_COMMAND_AFTER_LF = re.compile(r"(\n[^\S\r\n]*:):")  # the same, several times faster
 _LINE_HEAD = re.compile(r"[^\S\r\n]*(:?)")
 _AT_LINE_START = "\n"
-# Stands before the last characters of a line that is not at its head, so `^` finds nothing.
+# Stands before the last characters of a line that is not at its head: no line break there.
 _MID_LINE = "\x00"
 
 
@@ -95,8 +96,14 @@ class GuardedStream(io.TextIOBase):
         if self.neutralise and text:
             context = self._context
             combined = context + text
-            escaped = _COMMAND_AT_LINE_START.sub(r"\1\\u003a", combined)
-            escaped = _LEGACY_COMMAND.sub(r"\\u005b", escaped)
+            # Each escape keeps the characters before the one it replaces, so the context
+            # (already written) is the same length in `escaped` as in `combined`.
+            escaped = combined
+            if ":" in escaped:
+                heads = _COMMAND_AT_LINE_START if "\r" in escaped else _COMMAND_AFTER_LF
+                escaped = heads.sub(r"\1\\u003a", escaped)
+            if "##[" in escaped:
+                escaped = _LEGACY_COMMAND.sub(r"##\\u005b", escaped)
             self._remember(combined)
             self._send(escaped[len(context) :])
         else:
@@ -107,7 +114,7 @@ class GuardedStream(io.TextIOBase):
         """Write one workflow command of ours (its own line; its values already escaped)."""
         if self._context != _AT_LINE_START:
             self._send("\n")
-        self._send(_LEGACY_COMMAND.sub(r"\\u005b", line) + "\n")
+        self._send(_LEGACY_COMMAND.sub(r"##\\u005b", line) + "\n")
         self._context = _AT_LINE_START
 
     def _remember(self, combined: str) -> None:
