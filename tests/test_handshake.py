@@ -68,6 +68,7 @@ COMMON = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Append one line to the compiled-in report file (O_APPEND: atomic across processes). */
@@ -225,6 +226,10 @@ int main(void) {
     char line[256];
     while (status && fgets(line, sizeof line, status))
         if (strncmp(line, "NoNewPrivs:", 11) == 0) note("nonewprivs %d\n", atoi(line + 11));
+    unsigned header[2] = {0x20080522, 0}, data[6] = {0};  /* capget, version 3 */
+    if (syscall(SYS_capget, header, data) == 0)
+        note("capabilities %x %x %x %x\n", data[0], data[3], data[1], data[4]);
+    note("uid %d\n", (int)getuid());
     note("done\n");
     if (unexpected) printf("unexpected variable %.20s\n", unexpected);
     else handshake();
@@ -542,6 +547,18 @@ def test_limits_and_privileges(binaries: Binaries) -> None:
     assert seen["as"] == [str(4 << 30)]
     assert seen["fsize"] == [str(16 << 20)]
     assert seen["nonewprivs"] == ["1"]
+    assert seen["capabilities"] == ["0 0 0 0"]  # none at all, even when the linter is root
+
+
+def test_no_capabilities_with_landlock_alone(
+    binaries: Binaries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a user namespace a root launcher would pass all of root's on.
+    monkeypatch.setattr(handshake, "USE_NAMESPACES", False)
+    report = binaries.fresh_report("envcheck")
+
+    assert probe(binaries["envcheck"], PluginKind.STEP, QUICK_TIMEOUT).ok
+    assert _report(report)["capabilities"] == ["0 0 0 0"]
 
 
 def test_without_namespaces_the_child_still_runs(
