@@ -1,23 +1,27 @@
 """The opt-in handshake probe: run one plugin binary the way go-plugin's host starts it,
-contained and time-bound, and say what happened.
+contained and time-bound, and say what happened in fixed facts.
 
 This executes untrusted code, so the caller runs it only under `--handshake` and only for
-an ELF built for this machine. Containment, in layers (each degrades on its own):
+a static ELF built for this machine. Containment, in layers:
 
-* a private copy of the binary (mode 0700) in a fresh temp directory, an empty working
-  directory beside it, and an environment holding only the go-plugin variables plus HOME
-  and TMPDIR inside that directory: no token or secret of ours reaches the child;
-* stdin from /dev/null, a session and process group of its own, `umask 077`;
-* rlimits: no core dumps, bounded file size, address space and CPU time, and (inside a
-  user namespace) a bounded number of processes;
-* `no_new_privs`, so no setuid program (sudo) can raise its privileges;
-* where the kernel allows it without privileges: new user, network and PID namespaces, so
-  the child has no network and everything it starts dies with it, even past `setsid()`;
-* a parent-death signal, so nothing outlives a linter that is killed itself;
+* files: the binary may write only its private work directory and read only its own
+  private copy and four devices. Two layers, each enough alone, both where available:
+  Landlock (every right of the kernel's ABI handled, TCP and signal scoping where the ABI
+  has them), and user, mount, PID, network and IPC namespaces with a read-only tmpfs root
+  holding only those paths and a /proc of the PID namespace. With neither, the binary is
+  not run ("uncontained"): nothing else keeps it from the workspace's .git/config or the
+  runner's GITHUB_ENV file;
+* secrets: an environment of the go-plugin variables only, a launcher started with an
+  empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
+  /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
+  binary prints is quoted back: it could encode what it found past the runner's masking;
+* stdin from /dev/null, a session and process group of its own, `umask 077`, rlimits (no
+  core dumps, bounded file size, address space, CPU time and processes), `no_new_privs`,
+  no capabilities, a parent-death signal;
 * one deadline for the whole probe, after which the process group (and the PID namespace)
   is killed with SIGKILL and reaped, whatever the binary does with SIGTERM or its pipes.
 
-The child is started through a tiny launcher run by this Python interpreter (`-I -S`): it
+The child is started through a small launcher run by this Python interpreter (`-I -S`): it
 applies the limits after the fork and then `execve`s the plugin. `subprocess`'s
 `preexec_fn` could do the same in-process, but it is unsafe when the linter has threads
 (`--jobs`), and only a separate process can stay behind as the PID namespace's parent.
@@ -610,12 +614,14 @@ def enter_namespaces():
         if flags & CLONE_NEWUSER:
             # A non-zero id inside, so that execve leaves the plugin no capability even in
             # its own namespace.
-            try:
-                write_file("/proc/self/setgroups", "deny")
-            except FileNotFoundError:
-                pass
-            write_file("/proc/self/uid_map", f"{uid or 1} {uid} 1")
-            write_file("/proc/self/gid_map", f"{gid or 1} {gid} 1")
+            # Where a policy (Ubuntu's AppArmor) lets the namespace be made but denies it
+            # capabilities, this fails, and so does the view: Landlock still holds.
+            for path, text in (("setgroups", "deny"), ("uid_map", f"{uid or 1} {uid} 1"),
+                               ("gid_map", f"{gid or 1} {gid} 1")):
+                try:
+                    write_file(f"/proc/self/{path}", text)
+                except OSError:
+                    pass
         return flags, names
     return 0, ""
 
