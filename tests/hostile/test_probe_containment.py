@@ -131,6 +131,7 @@ from rollouts_plugin_lint.model import PluginKind
 
 handshake.USE_NAMESPACES = "namespaces" in sys.argv[2]
 handshake.USE_LANDLOCK = "landlock" in sys.argv[2]
+handshake.LANDLOCK_ABI_LIMIT = int(sys.argv[3]) if len(sys.argv) > 3 else None
 result = handshake.probe(Path(sys.argv[1]), PluginKind.TRAFFIC_ROUTER, 10.0)
 print(json.dumps(dataclasses.asdict(result), default=str))
 """
@@ -216,9 +217,9 @@ def _assert_no_token(*outputs: str) -> None:
                 assert form not in output, f"{form!r} leaked: {output[-500:]}"
 
 
-def _probe(runner: Runner, layers: str) -> tuple[dict[str, object], str]:
+def _probe(runner: Runner, layers: str, *abi_limit: int) -> tuple[dict[str, object], str]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE_SCRIPT, str(runner.binary), layers],
+        [sys.executable, "-c", PROBE_SCRIPT, str(runner.binary), layers, *map(str, abi_limit)],
         cwd=runner.workspace,
         env=runner.environment(),
         capture_output=True,
@@ -230,12 +231,17 @@ def _probe(runner: Runner, layers: str) -> tuple[dict[str, object], str]:
     return json.loads(done.stdout), done.stdout + done.stderr
 
 
-def _landlock_available() -> bool:
+def _landlock_abi() -> int:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    return int(libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))) > 0
+    version = libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(int(version), 0)
+
+
+def _landlock_available() -> bool:
+    return _landlock_abi() > 0
 
 
 def _namespaces_available() -> bool:
@@ -313,3 +319,16 @@ def test_the_cli_reports_the_containment_and_leaks_nothing(runner: Runner) -> No
     assert "protocol is 'grpc'" in messages[0]
     assert "[contained by: " in messages[0]
     assert "landlock ABI" in messages[0] or "namespaces" in messages[0]
+
+
+@pytest.mark.parametrize("abi", range(1, 8))
+def test_landlock_alone_holds_with_every_abi_an_older_kernel_has(runner: Runner, abi: int) -> None:
+    # The rule set of each ABI (what an older kernel offers), on this kernel.
+    if _landlock_abi() < abi:
+        pytest.skip(f"this kernel's Landlock ABI is below {abi}")
+
+    result, output = _probe(runner, "landlock", abi)
+
+    runner.assert_untouched()
+    _assert_no_token(output)
+    assert (result["outcome"], result["containment"]) == ("garbage", f"landlock ABI {abi}")

@@ -92,6 +92,8 @@ USE_LANDLOCK = True
 # Tests only: one more directory the child may write (inside both layers), for programs
 # that report what they saw. The linter itself never sets it.
 SHARED_DIRECTORY: Path | None = None
+# Tests only: use at most this Landlock ABI, to prove every older kernel's rule set holds.
+LANDLOCK_ABI_LIMIT: int | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ def _run(binary: Path, cookie: str, deadline: float, workdir: Path) -> _Run:
         "namespaces": USE_NAMESPACES,
         "landlock": USE_LANDLOCK,
         "shared": None if SHARED_DIRECTORY is None else str(SHARED_DIRECTORY),
+        "landlock_abi_limit": LANDLOCK_ABI_LIMIT,
         "limits": {
             "file_size": FILE_SIZE_LIMIT,
             "address_space": ADDRESS_SPACE_LIMIT,
@@ -681,6 +684,7 @@ def landlock(rules):
     if abi < 1:
         error = ctypes.get_errno()
         raise OSError(error, "Landlock is " + ("disabled" if error == 95 else "not available"))
+    abi = min(abi, config["landlock_abi_limit"] or abi)
     handled = (1 << 13) - 1
     handled |= (1 << 13 if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0)
     handled |= FS_IOCTL_DEV if abi >= 5 else 0
