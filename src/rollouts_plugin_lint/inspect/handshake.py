@@ -539,7 +539,7 @@ def _interpreter() -> list[str]:
 
 # The launcher, run as `python -I -S -c _LAUNCHER CONFIG_JSON` (see `_run`). It reports on
 # the status descriptor (closed on exec): `pid N` for the PID namespace's init, `contained
-# TEXT` for each layer in force, `uncontained TEXT` when it refuses to run the binary, and
+# TEXT` naming the layers in force, `uncontained TEXT` when it refuses to run the binary, and
 # `error TEXT` if the binary cannot be executed. It imports nothing from this package, so
 # it starts in a few milliseconds.
 _LAUNCHER = r"""
