@@ -173,7 +173,9 @@ _HOST_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": 
 
 
 def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
-    """Only a clean download of an ELF for this very machine is ever started."""
+    """Only a clean download of a static ELF for this very machine is ever started: the
+    controller's image (distroless/static, argo-rollouts v1.9.1 Dockerfile) has no dynamic
+    loader, the probe's sandbox neither, and `check_artifact` already reports the linkage."""
     import platform
 
     return (
@@ -181,6 +183,7 @@ def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
         and artifact.downloaded
         and facts.format == "elf"
         and not facts.detail
+        and facts.interpreter is None
         and facts.os == "linux" == platform.system().lower()
         and facts.arch == _HOST_ARCH.get(platform.machine().lower())
     )
