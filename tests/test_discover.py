@@ -52,9 +52,10 @@ def test_walk_respects_gitignore(tmp_path: Path) -> None:
     assert paths(tmp_path, str(tmp_path)) == ["new/untracked.yaml", "values.yaml"]
 
 
-def test_named_files_are_checked_whatever_their_name(tmp_path: Path) -> None:
-    (tmp_path / "values.tpl").write_text(ENTRY)
-    assert paths(tmp_path, str(tmp_path / "values.tpl")) == ["values.tpl"]
+def test_named_yaml_files_are_checked_whatever_their_folder(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "values.YML").write_text(ENTRY)
+    assert paths(tmp_path, str(tmp_path / "vendor" / "values.YML")) == ["vendor/values.YML"]
 
 
 def test_excludes_apply_to_walked_files(tmp_path: Path) -> None:
