@@ -97,7 +97,7 @@ class _Root:
         return real == self.boundary or real.startswith(self.boundary.rstrip("/") + "/")
 
     def outside_message(self) -> str:
-        return f"symbolic link to a file outside {self.within}: not followed, not read"
+        return f"symbolic link leading outside {self.within}: not followed, not read"
 
 
 @dataclass
