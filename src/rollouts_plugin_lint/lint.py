@@ -73,15 +73,10 @@ def run(
         findings.extend(extraction.findings)
         if extraction.entries or extraction.findings:
             texts[candidate.display_path] = candidate.data
-    for display, reason in discovery.unreadable:
-        findings.append(
-            Finding(
-                "skipped-file",
-                Severity.WARNING,
-                Span.point(display, 1),
-                f"cannot read file: {reason}",
-            )
-        )
+    findings.extend(discovery.skipped)
+    not_checked = discovery.not_checked_warning()
+    if not_checked:
+        result.warnings.append(not_checked)
     findings.extend(check_entries(result.entries, settings.platforms))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
