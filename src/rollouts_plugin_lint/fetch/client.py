@@ -25,8 +25,10 @@ import httpx
 from rollouts_plugin_lint import __version__
 from rollouts_plugin_lint.fetch.cache import (
     Cache,
+    Lookup,
+    Request,
     UrlRecord,
-    cached_artifact,
+    look_up,
     offline_artifact,
 )
 from rollouts_plugin_lint.fetch.guard import (
@@ -145,12 +147,11 @@ class Downloader:
         self.progress = progress
 
     async def fetch(self, url: str, pinned: str | None = None) -> Artifact:
-        cached = cached_artifact(self.cache, url, pinned)
-        if cached is not None and pinned is not None:
-            return cached  # pinned and verified: no request at all
         if self.options.offline:
-            return offline_artifact(self.cache, url, pinned)
-        record = self.cache.record(url) if self.cache and cached else None
+            return offline_artifact(self.cache, url)
+        lookup = look_up(self.cache, url, pinned)
+        if lookup.request is Request.NONE and lookup.known is not None:
+            return lookup.known
         requests = 0
         wait = 0.0
         try:
@@ -160,7 +161,7 @@ class Downloader:
                         await anyio.sleep(wait)
                     try:
                         final = attempt == self.options.attempts
-                        artifact = await self._attempt(url, record, cached, final)
+                        artifact = await self._attempt(url, lookup, final)
                         return _with_requests(artifact, requests + artifact.requests)
                     except _Failed as failure:
                         requests += 1
@@ -179,19 +180,12 @@ class Downloader:
             )
         raise AssertionError("unreachable: the loop returns")  # pragma: no cover
 
-    async def _attempt(
-        self, url: str, record: UrlRecord | None, cached: Artifact | None, final: bool
-    ) -> Artifact:
-        headers: dict[str, str] = {}
-        if record and cached:
-            if record.etag:
-                headers["If-None-Match"] = record.etag
-            if record.last_modified:
-                headers["If-Modified-Since"] = record.last_modified
+    async def _attempt(self, url: str, lookup: Lookup, final: bool) -> Artifact:
+        headers = lookup.conditional_headers()
         response, stream = await self._open(url, headers, final)
         async with _closing(stream):
-            if response.status == 304 and cached is not None:
-                return _with_requests(cached, response.requests)
+            if response.status == 304 and headers and lookup.known is not None:
+                return _with_requests(lookup.known, response.requests)
             if response.status < 200 or response.status >= 400:
                 return await self._error_response(url, response, stream)
             return await self._save(url, response, stream)
