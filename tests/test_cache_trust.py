@@ -259,3 +259,27 @@ def test_a_temporary_folder_that_leads_out_of_the_cache_is_never_swept(
         report = lint(runner)
     assert report["plugins"][0]["artifact"]["sha256"] == DIGEST
     assert old.read_text() == "precious"
+
+
+# --- item 4: a size budget, least recently used out first ---------------------------------
+
+
+def test_the_cache_keeps_to_its_size_budget(runner: Runner) -> None:
+    bodies = {f"/{name}": PLUGIN + bytes([index]) * 50_000 for index, name in enumerate("abc")}
+    digests = {path: hashlib.sha256(body).hexdigest() for path, body in bodies.items()}
+    cache = cache_of(runner)
+    with serving(lambda conn, r: respond(conn, 200, bodies[r.target])) as server:
+        for path in ("/a", "/b"):
+            runner.write("values.yaml", values(server.url(path), digests[path]))
+            lint(runner)
+        time.sleep(0.05)
+        runner.write("values.yaml", values(server.url("/a"), digests["/a"]))
+        lint(runner)  # /a is used again (from the cache): /b is now the least recently used
+        assert len(server.requests) == 2
+        budget = len(bodies["/a"]) + len(bodies["/c"])
+        runner.write("values.yaml", values(server.url("/c"), digests["/c"]))
+        lint(runner, "--cache-max-size", str(budget))
+    kept = sorted(p.name for p in (cache / "objects").rglob("*") if p.is_file())
+    assert kept == sorted([digests["/a"], digests["/c"]])
+    records = [json.loads(p.read_text())["url"] for p in (cache / "urls").iterdir()]
+    assert sorted(records) == sorted([server.url("/a"), server.url("/c")])

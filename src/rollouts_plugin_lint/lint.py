@@ -128,6 +128,8 @@ def _verify_downloads(
         verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
             verdicts.extend(_handshake(entry, artifact.path, settings.timeout))
+    if not settings.offline:  # only a run with network adds to the cache
+        report.trim_cache(settings.cache_max_size)
     # A file we downloaded and looked at settles what the URL only suggested.
     judged = {
         entry.span_of("location")

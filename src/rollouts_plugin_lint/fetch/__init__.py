@@ -31,6 +31,13 @@ class FetchRequest:
 class FetchReport:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # run-level: the cache, the API
+    cache: Cache | None = None
+
+    def trim_cache(self, budget: int) -> None:
+        """Once the run is done with its files: evict least recently used objects until
+        the cache fits in `budget` bytes."""
+        if self.cache is not None:
+            self.cache.trim(budget)
 
 
 def fetch_all(
@@ -46,6 +53,7 @@ def fetch_all(
     if not unique:
         return report
     cache = _open_cache(settings, report)
+    report.cache = cache
     if settings.offline:
         # Offline runs must not pay for importing httpx: answer from the cache alone.
         from rollouts_plugin_lint.fetch.cache import offline_artifact

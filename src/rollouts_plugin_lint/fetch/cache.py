@@ -25,6 +25,7 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -88,13 +89,15 @@ class Cache:
     def verified_object(self, digest: str) -> Path | None:
         """The cached file with this sha256, re-hashed (once per run: while its inode,
         size, mtime and ctime stay what they were when it was hashed); None when absent
-        or corrupt. Safe to call from several threads."""
+        or corrupt. Its access time is set to now: the size budget evicts the least
+        recently used. Safe to call from several threads."""
         if not _DIGEST.fullmatch(digest) or not self._contained(digest):
             return None
         path = self.object_path(digest)
         try:
             if self._verified.get(digest) == _stamp(path):
                 return path
+            _touch(path)  # before the stamp: setting the atime changes the ctime
             # Taken before hashing: a file changed after this point no longer matches it.
             stamp = _stamp(path)
             actual = sha256_file(path)
@@ -156,6 +159,46 @@ class Cache:
 
     def note_problem(self, error: OSError) -> None:
         self.problems.append(f"{error.strerror or error}: {error.filename or self.root}")
+
+    def trim(self, budget: int) -> None:
+        """Remove the least recently used objects, and the records that name them, until
+        the objects fit in `budget` bytes. Best effort: a file another run removed first,
+        or one that cannot be removed, is passed over."""
+        objects = sorted(self._objects(), key=lambda item: item[1].st_atime_ns)
+        total = sum(status.st_size for _, status in objects)
+        removed: set[str] = set()
+        for path, status in objects:
+            if total <= budget:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.add(path.name)
+            total -= status.st_size
+        if not removed:
+            return
+        with contextlib.suppress(OSError):
+            for entry in self.urls.iterdir():
+                record = _read_record(entry)
+                if record is not None and record.sha256 in removed:
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+    def _objects(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Every regular file named like an object in its own folder; nothing behind a
+        symlink."""
+        with contextlib.suppress(OSError):
+            for folder in self.objects.iterdir():
+                if not re.fullmatch(r"[0-9a-f]{2}", folder.name) or folder.is_symlink():
+                    continue
+                with contextlib.suppress(OSError):
+                    for path in folder.iterdir():
+                        status = path.lstat()
+                        if (
+                            _DIGEST.fullmatch(path.name)
+                            and path.name[:2] == folder.name
+                            and stat.S_ISREG(status.st_mode)
+                        ):
+                            yield path, status
 
     def _contained(self, digest: str) -> bool:
         """The object's folder is objects/<first two> itself, not a link to elsewhere."""
@@ -284,6 +327,12 @@ def _read_record(path: Path) -> UrlRecord | None:
     except (OSError, ValueError, TypeError):
         return None
     return record if _well_formed(record) else None
+
+
+def _touch(path: Path) -> None:
+    """Mark an object used now (atime only: many mounts do not update it on read)."""
+    with contextlib.suppress(OSError):
+        os.utime(path, ns=(time.time_ns(), os.lstat(path).st_mtime_ns), follow_symlinks=False)
 
 
 def _well_formed(record: UrlRecord) -> bool:
