@@ -76,7 +76,8 @@ def fetch_all(
     if cache is not None and cache.problems:
         report.warnings.append(
             f"the cache directory {settings.cache_dir} could not be written "
-            f"({cache.problems[0]}); this run's downloads were checked but not cached"
+            f"({cache.problems[0]}); downloads it could not take were checked from the "
+            "run's scratch folder (one that could not be saved at all has its own finding)"
         )
     return report
 
