@@ -173,7 +173,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed.add(path.name)
-            total -= status.st_size
+                total -= status.st_size
         if not removed:
             return
         with contextlib.suppress(OSError):
