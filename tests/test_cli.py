@@ -85,10 +85,19 @@ def test_json_report_contract(runner: Runner) -> None:
             "location": LOC,
             "path": "values.yaml",
             "line": 3,
-            "artifact": None,
+            # offline without a cache: the location is not verified, and says so
+            "artifact": {
+                "status": None,
+                "final_url": None,
+                "sha256": None,
+                "size": None,
+                "from_cache": False,
+                "problem": "not-verified",
+            },
         }
     ]
-    (finding,) = report["findings"]
+    finding, note = report["findings"]
+    assert note["rule"] == "not-verified"
     assert set(finding) >= {
         "rule",
         "severity",
@@ -108,7 +117,7 @@ def test_json_report_contract(runner: Runner) -> None:
         17,
         17 + len(LOC),
     )
-    assert report["summary"] == {"errors": 0, "warnings": 1, "notes": 0}
+    assert report["summary"] == {"errors": 0, "warnings": 1, "notes": 1}
 
 
 def test_output_file(runner: Runner) -> None:
@@ -140,7 +149,11 @@ def test_config_file_severity_and_optional_plugins(runner: Runner) -> None:
     )
     code, report = runner.json(".")
     severities = {f["rule"]: f["severity"] for f in report["findings"]}
-    assert severities == {"name-format": "warning", "location-format": "warning"}
+    assert severities == {
+        "name-format": "warning",
+        "location-format": "warning",
+        "not-verified": "note",  # offline without a cache
+    }
     assert code == 0
 
 

@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="download cache (default: $XDG_CACHE_HOME/rollouts-plugin-lint)",
     )
     add("--no-cache", action="store_true", default=None, help="do not read or write the cache")
+    add("--cache-max-size", type=int, metavar="BYTES", help="cache size budget (default: 4 GiB)")
     add("--chart-version", metavar="V", help="argo-rollouts Helm chart version to assume")
     add("--controller-version", metavar="V", help="Argo Rollouts controller version to assume")
     add(

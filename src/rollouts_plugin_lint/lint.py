@@ -80,7 +80,8 @@ def run(
     findings.extend(check_entries(result.entries, settings.platforms))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
-    if result.entries and not (settings.offline and settings.cache_dir is None):
+    # Offline without a cache it still runs: every location it cannot prove gets its note.
+    if result.entries:
         with tempfile.TemporaryDirectory(prefix="rollouts-plugin-lint-") as scratch:
             findings = _verify_downloads(result, findings, settings, Path(scratch), environ,
                                          progress)  # fmt: skip
@@ -102,9 +103,9 @@ def _verify_downloads(
 ) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_artifact, pin_hint
     from rollouts_plugin_lint.fetch import FetchRequest, fetch_all
-    from rollouts_plugin_lint.inspect import inspect_file
 
-    entries = [entry for entry in result.entries if _worth_fetching(entry, findings)]
+    not_fetched = {finding.span for finding in findings if finding.rule in _NOT_FETCHED}
+    entries = [entry for entry in result.entries if _worth_fetching(entry, not_fetched)]
     requests = [FetchRequest(entry.location or "", _pinned(entry.sha256)) for entry in entries]
     report = fetch_all(requests, settings, scratch, os.environ if environ is None else environ,
                        progress)  # fmt: skip
@@ -112,6 +113,8 @@ def _verify_downloads(
     result.warnings.extend(report.warnings)
     for url, artifact in report.artifacts.items():
         if artifact.path is not None:
+            from rollouts_plugin_lint.inspect import inspect_file
+
             result.facts[url] = inspect_file(artifact.path, artifact.content_type)
     verdicts: list[Finding] = []
     for entry in entries:
@@ -120,6 +123,8 @@ def _verify_downloads(
         verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
             verdicts.extend(_handshake(entry, artifact.path, settings.timeout))
+    if not settings.offline:  # only a run with network adds to the cache
+        report.trim_cache(settings.cache_max_size)
     # A file we downloaded and looked at settles what the URL only suggested.
     judged = {
         entry.span_of("location")
@@ -191,7 +196,7 @@ def _handshake(entry: PluginEntry, binary: Path, timeout: float) -> list[Finding
     return list(check_handshake(entry, probe(binary, entry.kind, timeout)))
 
 
-def _worth_fetching(entry: PluginEntry, findings: list[Finding]) -> bool:
+def _worth_fetching(entry: PluginEntry, not_fetched: set[Span]) -> bool:
     location = entry.location
     if not location:
         return False
@@ -200,8 +205,7 @@ def _worth_fetching(entry: PluginEntry, findings: list[Finding]) -> bool:
             return False
     except LocationError:
         return False
-    span = entry.span_of("location")
-    return not any(f.span == span and f.rule in _NOT_FETCHED for f in findings)
+    return entry.span_of("location") not in not_fetched
 
 
 def _pinned(sha256: str | None) -> str | None:

@@ -165,6 +165,7 @@ class FetchProblem:
     rule: str  # download-failed, unreachable, blocked-address, too-large, not-verified
     message: str
     hint: str | None = None
+    severity: Severity | None = None  # None: the rule's own
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class Settings:
     handshake: bool = False
     allow_private_addresses: bool = False
     cache_dir: Path | None = None  # None: no cache
+    cache_max_size: int = 4 * 1024 * MIB  # flag only: a pull request must not empty the cache
     chart_version: str | None = None
     controller_version: str | None = None
     github_token_env: str = "GITHUB_TOKEN"
@@ -157,8 +158,11 @@ def load_settings(
     jobs = merged.get("jobs", 4)
     timeout = merged.get("timeout", 30.0)
     max_size = merged.get("max-size", 512 * MIB)
+    cache_max_size = merged.get("cache-max-size", Settings.cache_max_size)
     if jobs < 1 or timeout <= 0 or max_size < 1:
         raise UsageError("--jobs, --timeout and --max-size must be positive")
+    if cache_max_size < 0:
+        raise UsageError("--cache-max-size must not be negative")
     return Settings(
         paths=tuple(merged.get("paths") or (".",)),
         format=output_format,
@@ -171,6 +175,7 @@ def load_settings(
         handshake=bool(merged.get("handshake", False)),
         allow_private_addresses=bool(merged.get("allow-private-addresses", False)),
         cache_dir=cache_dir,
+        cache_max_size=cache_max_size,
         chart_version=merged.get("chart-version"),
         controller_version=merged.get("controller-version"),
         github_token_env=merged.get("github-token-env") or "GITHUB_TOKEN",
@@ -262,6 +267,7 @@ def _validate_config(path: Path, config: Any) -> None:
             "allow-private-addresses",
             "github-token-env",
             "cache-dir",
+            "cache-max-size",
             "sarif-file",
         }
         if unknown in flag_only:

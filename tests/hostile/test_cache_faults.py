@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -27,6 +30,7 @@ from tests.hostile.helpers import (
     Gate,
     assert_cache_is_sound,
     cache_objects,
+    cli_command,
     kill_group,
     run_cli,
     start_cli,
@@ -301,3 +305,89 @@ def test_an_object_that_is_not_a_regular_file_is_never_read(tmp_path: Path, kind
     outcome.assert_report()
     assert json.loads(outcome.out)["plugins"][0]["artifact"]["sha256"] == DIGEST
     assert len(server.requests) == 1
+
+
+# --- a disk that fills up mid-download -----------------------------------------------------
+
+BIG = PLUGIN + bytes(1024 * 1024)  # still the plugin's ELF, with a megabyte of padding
+BIG_DIGEST = hashlib.sha256(BIG).hexdigest()
+
+
+def _big_or_small(conn: socket.socket, request: Request) -> None:
+    respond(conn, 200, BIG if request.target == "/big" else PLUGIN)
+
+
+def _run_limited(args: list[str], cwd: Path, file_size_limit: int) -> tuple[int, str, str]:
+    """The CLI with RLIMIT_FSIZE lowered: a write past the limit fails with EFBIG (Python
+    ignores SIGXFSZ), the way a full disk fails with ENOSPC. The report goes to files that
+    stay under the limit."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    out_path, err_path = cwd.parent / "out.json", cwd.parent / "err.txt"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        child = start_cli(args, cwd, stdout=out, stderr=err, preexec_fn=limit)
+        try:
+            code = child.wait(60)
+        finally:
+            kill_group(child)
+    return code, out_path.read_text(), err_path.read_text()
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["with-cache", "no-cache"])
+def test_a_download_that_cannot_be_saved_is_a_finding(tmp_path: Path, cached: bool) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    cache = tmp_path / "cache"
+    with serving(_big_or_small) as server:
+        (project / "values.yaml").write_text(values(server.url("/big"), server.url("/small")))
+        args = cli_args(cache) if cached else [*cli_args(cache), "--no-cache"]
+        code, out, err = _run_limited(args, project, file_size_limit=256 * 1024)
+    assert code in (0, 1), (code, err[-3000:])
+    assert "Traceback" not in err
+    report = json.loads(out)
+    big, small = report["plugins"]
+    assert big["artifact"]["problem"] == "not-verified"
+    (finding,) = [f for f in report["findings"] if f["rule"] == "not-verified"]
+    assert finding["severity"] == "warning" and finding["line"] == 4
+    assert "could not be saved on this machine: File too large" in finding["message"]
+    assert small["artifact"]["sha256"] == DIGEST  # the rest of the run goes on
+    if cached:
+        assert "could not be written" in err
+        assert list((cache / "tmp").iterdir()) == []
+        assert_cache_is_sound(cache)
+
+
+def _tmpfs_available() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run(
+        [unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
+        capture_output=True,
+        timeout=30,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _tmpfs_available(), reason="no unprivileged mount namespace for a tmpfs")
+def test_a_full_cache_disk_falls_back_to_the_scratch_folder(tmp_path: Path) -> None:
+    """The cache on a 256 KiB tmpfs (mounted in a user and mount namespace of the run's own)
+    fills up mid-download: the bytes move to the run's scratch folder and are judged."""
+    project = tmp_path / "project"
+    project.mkdir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with serving(_big_or_small) as server:
+        (project / "values.yaml").write_text(values(server.url("/big")))
+        script = 'mount -t tmpfs -o size=256k none "$0" && exec "$@"'
+        command = ["unshare", "-rm", "sh", "-c", script, str(cache), *cli_command(*cli_args(cache))]
+        done = subprocess.run(
+            command, cwd=project, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "could not be written" in done.stderr and "No space left on device" in done.stderr
+    artifact = json.loads(done.stdout)["plugins"][0]["artifact"]
+    assert artifact["sha256"] == BIG_DIGEST and artifact["problem"] is None

@@ -59,7 +59,9 @@ def check_artifact(
 ) -> Iterator[Finding]:
     if artifact.problem is not None:
         problem = artifact.problem
-        yield entry_finding(entry, problem.rule, problem.message, problem.hint)
+        yield entry_finding(
+            entry, problem.rule, problem.message, problem.hint, severity=problem.severity
+        )
         return
     if not artifact.downloaded:
         yield _download_failed(entry, artifact, facts)

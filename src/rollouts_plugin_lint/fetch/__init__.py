@@ -16,7 +16,7 @@ from rollouts_plugin_lint.model import Artifact, ProgressCallback
 from rollouts_plugin_lint.settings import Settings
 
 if TYPE_CHECKING:
-    from rollouts_plugin_lint.fetch.cache import Cache
+    from rollouts_plugin_lint.fetch.cache import Cache, Lookup
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -31,6 +31,13 @@ class FetchRequest:
 class FetchReport:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # run-level: the cache, the API
+    cache: Cache | None = None
+
+    def trim_cache(self, budget: int) -> None:
+        """Once the run is done with its files: evict least recently used objects until
+        the cache fits in `budget` bytes."""
+        if self.cache is not None:
+            self.cache.trim(budget)
 
 
 def fetch_all(
@@ -46,20 +53,22 @@ def fetch_all(
     if not unique:
         return report
     cache = _open_cache(settings, report)
+    report.cache = cache
     if settings.offline:
         # Offline runs must not pay for importing httpx: answer from the cache alone.
         from rollouts_plugin_lint.fetch.cache import offline_artifact
 
-        report.artifacts = {r.url: offline_artifact(cache, r.url, r.pinned) for r in unique}
+        report.artifacts = {r.url: offline_artifact(cache, r.url) for r in unique}
         return report
-    verified: dict[str, Artifact | None] = {}
+    lookups: dict[str, Lookup] = {}
     if cache is not None:
         unpinned = any(r.pinned is None for r in unique)
-        verified = _verify_cached(cache, unique, settings.jobs, import_client=unpinned)
-    if all(r.pinned is not None and verified.get(r.url) is not None for r in unique):
-        # Every entry is pinned and its cached file verified: the downloader would send no
-        # request, so neither an event loop nor httpx is needed.
-        report.artifacts = {r.url: artifact for r in unique if (artifact := verified[r.url])}
+        lookups = _look_up_all(cache, unique, settings.jobs, import_client=unpinned)
+    answers = {url: lookup.known for url, lookup in lookups.items() if _proven(lookup)}
+    if len(answers) == len(unique):
+        # The cache proves every entry: the downloader would send no request, so neither
+        # an event loop nor httpx is needed.
+        report.artifacts = {url: artifact for url, artifact in answers.items() if artifact}
         return report
     import asyncio  # here, not above: offline runs never start an event loop
 
@@ -67,22 +76,30 @@ def fetch_all(
     if cache is not None and cache.problems:
         report.warnings.append(
             f"the cache directory {settings.cache_dir} could not be written "
-            f"({cache.problems[0]}); this run's downloads were checked but not cached"
+            f"({cache.problems[0]}); downloads it could not take were checked from the "
+            "run's scratch folder (one that could not be saved at all has its own finding)"
         )
     return report
 
 
-def _verify_cached(
-    cache: Cache, requests: Sequence[FetchRequest], jobs: int, import_client: bool
-) -> dict[str, Artifact | None]:
-    """The verified cached artifact (or None) of each request, by URL. The files are
-    re-hashed in worker threads, in parallel (hashlib lets go of the GIL), while this
-    thread imports httpx if a request will be sent: that import costs about as much as
-    hashing 200 MB. The cache remembers what it verified, so the downloader's own lookups
-    do not hash a file twice; a failure here is left for them to meet and report."""
-    from rollouts_plugin_lint.fetch.cache import cached_artifact
+def _proven(lookup: Lookup) -> bool:
+    from rollouts_plugin_lint.fetch.cache import Request
 
-    found: dict[str, Artifact | None] = {}
+    return lookup.request is Request.NONE and lookup.known is not None
+
+
+def _look_up_all(
+    cache: Cache, requests: Sequence[FetchRequest], jobs: int, import_client: bool
+) -> dict[str, Lookup]:
+    """What the cache proves about each request, by URL (`look_up`, the one place that
+    decides). Objects are re-hashed in worker threads, in parallel (hashlib lets go of the
+    GIL), while this thread imports httpx if a request will be sent: that import costs
+    about as much as hashing 200 MB. The cache remembers what it verified, so the
+    downloader's own look-ups do not hash a file twice; a failure here is left for them
+    to meet and report."""
+    from rollouts_plugin_lint.fetch.cache import Lookup, Request, look_up
+
+    found: dict[str, Lookup] = {}
     pending = iter(requests)
     lock = threading.Lock()
 
@@ -93,9 +110,9 @@ def _verify_cached(
             if request is None:
                 return
             try:
-                found[request.url] = cached_artifact(cache, request.url, request.pinned)
+                found[request.url] = look_up(cache, request.url, request.pinned)
             except Exception:
-                found[request.url] = None
+                found[request.url] = Lookup(Request.FULL)
 
     # Plain threads: concurrent.futures would add its import (and logging's) to every run.
     workers = [threading.Thread(target=work) for _ in range(max(min(jobs, len(requests)), 1))]

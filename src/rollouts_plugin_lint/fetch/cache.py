@@ -8,6 +8,11 @@ Every write goes to a temporary file first and is renamed into place, so a concu
 reader (pre-commit runs hooks in parallel) never sees half a file, and a process killed
 mid-download leaves only a temporary file behind. Every read re-hashes the object before
 it is trusted; a file that does not match its name is deleted.
+
+The folder may be shared, restored from a CI cache or planted: everything in it is
+untrusted input. A URL record counts only when the object it names exists and re-hashes to
+the record's digest at the record's size; records are read with a bound; no symlink is
+followed, neither a file's nor a folder's below the root.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +36,8 @@ from rollouts_plugin_lint.model import Artifact, FetchProblem
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _HEADER_SAFE = re.compile(r"[\x20-\x7e]*")  # what can be sent back in a request header
 _STALE_TEMP_SECONDS = 24 * 3600
+_RECORD_LIMIT = 64 * 1024  # a record we write is a few hundred bytes
+_TEMP_PREFIXES = ("download-", "url-", "tmp")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,9 @@ class Cache:
         """Create the folders; raises OSError when the cache cannot be written."""
         for folder in (self.objects, self.urls, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                # Sweeping or storing through it would touch files outside the cache.
+                raise OSError(0, "not a folder of its own (a symbolic link?)", str(folder))
         probe = tempfile.NamedTemporaryFile(dir=self.tmp, delete=False)  # noqa: SIM115
         probe.close()
         Path(probe.name).unlink()
@@ -77,15 +89,17 @@ class Cache:
     def verified_object(self, digest: str) -> Path | None:
         """The cached file with this sha256, re-hashed (once per run: while its inode,
         size, mtime and ctime stay what they were when it was hashed); None when absent
-        or corrupt. Safe to call from several threads."""
-        if not _DIGEST.fullmatch(digest):
+        or corrupt. Its access time is set to now: the size budget evicts the least
+        recently used. Safe to call from several threads."""
+        if not _DIGEST.fullmatch(digest) or not self._contained(digest):
             return None
         path = self.object_path(digest)
         try:
+            if self._verified.get(digest) == _stamp(path):
+                return path
+            _touch(path)  # before the stamp: setting the atime changes the ctime
             # Taken before hashing: a file changed after this point no longer matches it.
             stamp = _stamp(path)
-            if self._verified.get(digest) == stamp:
-                return path
             actual = sha256_file(path)
         except OSError:
             return None
@@ -96,24 +110,32 @@ class Cache:
         self._verified[digest] = stamp
         return path
 
+    def verified_size(self, digest: str) -> int | None:
+        """The size of the object as it was when re-hashed, if it was."""
+        stamp = self._verified.get(digest)
+        return stamp[1] if stamp is not None else None
+
     def store(self, temporary: Path, digest: str) -> Path:
         """Move a finished download into place under its digest."""
         target = self.object_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not self._contained(digest):
+            raise OSError(0, "not a folder of its own (a symbolic link?)", str(target.parent))
         _fsync(temporary)
         os.replace(temporary, target)
         return target
 
     def record(self, url: str) -> UrlRecord | None:
-        """What `url` served last time; None when absent or not a record we wrote (the
-        cache folder may be shared, restored from a CI cache, or damaged)."""
-        try:
-            with _open_regular(self._url_path(url)) as stream:
-                data = json.loads(stream.read().decode("utf-8"))
-            record = UrlRecord(**data)
-        except (OSError, ValueError, TypeError):
+        """What `url` served last time; None when absent, not a record we wrote, or not
+        bound to its object: the object must exist and re-hash to the record's digest at
+        the record's size, else the record's ETag could get a planted verdict confirmed
+        by a 304."""
+        record = _read_record(self._url_path(url))
+        if record is None or record.url != url:
             return None
-        return record if record.url == url and _well_formed(record) else None
+        if self.verified_object(record.sha256) is None:
+            return None
+        return record if self.verified_size(record.sha256) == record.size else None
 
     def remember(self, record: UrlRecord) -> None:
         # The server chose these; only values that can be sent back as headers are kept.
@@ -138,6 +160,57 @@ class Cache:
     def note_problem(self, error: OSError) -> None:
         self.problems.append(f"{error.strerror or error}: {error.filename or self.root}")
 
+    def trim(self, budget: int) -> None:
+        """Remove the least recently used objects, and the records that name them, until
+        the objects fit in `budget` bytes. Best effort: a file another run removed first,
+        or one that cannot be removed, is passed over."""
+        objects = sorted(self._objects(), key=lambda item: item[1].st_atime_ns)
+        total = sum(status.st_size for _, status in objects)
+        removed: set[str] = set()
+        for path, status in objects:
+            if total <= budget:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.add(path.name)
+                total -= status.st_size
+        if not removed:
+            return
+        with contextlib.suppress(OSError):
+            for entry in self.urls.iterdir():
+                record = _read_record(entry)
+                if record is not None and record.sha256 in removed:
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+    def _objects(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Every regular file named like an object in its own folder; nothing behind a
+        symlink."""
+        with contextlib.suppress(OSError):
+            for folder in self.objects.iterdir():
+                if not re.fullmatch(r"[0-9a-f]{2}", folder.name) or folder.is_symlink():
+                    continue
+                with contextlib.suppress(OSError):
+                    for path in folder.iterdir():
+                        status = path.lstat()
+                        if (
+                            _DIGEST.fullmatch(path.name)
+                            and path.name[:2] == folder.name
+                            and stat.S_ISREG(status.st_mode)
+                        ):
+                            yield path, status
+
+    def _contained(self, digest: str) -> bool:
+        """The object's folder is objects/<first two> itself, not a link to elsewhere."""
+        try:
+            return stat.S_ISDIR(os.lstat(self.objects / digest[:2]).st_mode) and stat.S_ISDIR(
+                os.lstat(self.objects).st_mode
+            )
+        except FileNotFoundError:
+            return True  # nothing there yet: store() creates a real folder
+        except OSError:
+            return False
+
     def _url_path(self, url: str) -> Path:
         name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
         return self.urls / f"{name}.json"
@@ -148,37 +221,70 @@ class Cache:
         with contextlib.suppress(OSError):
             for leftover in self.tmp.iterdir():
                 with contextlib.suppress(OSError):
-                    if leftover.stat().st_mtime < cutoff:
+                    status = leftover.lstat()
+                    if (
+                        leftover.name.startswith(_TEMP_PREFIXES)
+                        and stat.S_ISREG(status.st_mode)
+                        and status.st_mtime < cutoff
+                    ):
                         leftover.unlink()
 
 
-def cached_artifact(cache: Cache | None, url: str, pinned: str | None) -> Artifact | None:
-    """The verified cached download for `url`: by the pinned digest when there is one,
-    else by what the URL served last time. Costs no request."""
-    if cache is None:
-        return None
-    record = cache.record(url)
-    digest = pinned or (record.sha256 if record else None)
-    if digest is None:
-        return None
-    path = cache.verified_object(digest)
-    if path is None:
-        return None
-    same = record is not None and record.sha256 == digest
-    return Artifact(
+class Request(Enum):
+    """What a URL still needs from its server, given what the cache proves."""
+
+    NONE = "none"  # the cache proves it: this URL served the pinned file
+    CONDITIONAL = "conditional"  # revalidate what it served last (a 304 reuses it)
+    FULL = "full"  # nothing known: a GET must show what it serves
+
+
+@dataclass(frozen=True)
+class Lookup:
+    request: Request
+    # What this URL is recorded as having served, its object re-hashed just now.
+    known: Artifact | None = None
+    record: UrlRecord | None = None
+
+    def conditional_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.request is Request.CONDITIONAL and self.record is not None:
+            if self.record.etag:
+                headers["If-None-Match"] = self.record.etag
+            if self.record.last_modified:
+                headers["If-Modified-Since"] = self.record.last_modified
+        return headers
+
+
+def look_up(cache: Cache | None, url: str, pinned: str | None) -> Lookup:
+    """The one place that decides whether `url` needs a request, and which. A cached
+    verdict stands in for a request only when this URL is recorded as having served the
+    pinned digest. With no record, a full GET, even when a file with the pinned digest is
+    cached: another URL served it, and this one may 404 or serve other bytes (a HEAD would
+    not do: the controller compares the digest itself). With a record of other bytes, or
+    no pin, a conditional request revalidates what the URL served last."""
+    record = cache.record(url) if cache is not None else None
+    if cache is None or record is None:
+        return Lookup(Request.FULL)
+    known = Artifact(
         url,
-        final_url=record.final_url if record and same else None,
+        final_url=record.final_url,
         status=200,
-        sha256=digest,
-        size=path.stat().st_size,
-        path=path,
-        content_type=record.content_type if record and same else None,
+        sha256=record.sha256,
+        size=record.size,
+        path=cache.object_path(record.sha256),
+        content_type=record.content_type,
         from_cache=True,
     )
+    proven = pinned is not None and pinned == record.sha256
+    return Lookup(Request.NONE if proven else Request.CONDITIONAL, known, record)
 
 
-def offline_artifact(cache: Cache | None, url: str, pinned: str | None) -> Artifact:
-    return cached_artifact(cache, url, pinned) or Artifact(
+def offline_artifact(cache: Cache | None, url: str) -> Artifact:
+    """Offline, the cache answers with what this URL is recorded as having served (a
+    pinned entry whose record holds other bytes gets its checksum verdict); a file with
+    the pinned digest that another URL served proves nothing about this one."""
+    known = look_up(cache, url, None).known
+    return known or Artifact(
         url,
         problem=FetchProblem(
             "not-verified",
@@ -198,8 +304,10 @@ def sha256_file(path: Path) -> str:
 
 def _open_regular(path: Path) -> BinaryIO:
     """Open a regular file for reading; OSError for anything else: a FIFO would block the
-    read forever, a device (a link to /dev/zero) would never end."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    read forever, a device would never end. A symlink is not followed (ELOOP): it could
+    lead anywhere."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(0, "not a regular file", str(path))
@@ -207,6 +315,24 @@ def _open_regular(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _read_record(path: Path) -> UrlRecord | None:
+    try:
+        with _open_regular(path) as stream:
+            data = stream.read(_RECORD_LIMIT + 1)
+        if len(data) > _RECORD_LIMIT:
+            return None
+        record = UrlRecord(**json.loads(data.decode("utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    return record if _well_formed(record) else None
+
+
+def _touch(path: Path) -> None:
+    """Mark an object used now (atime only: many mounts do not update it on read)."""
+    with contextlib.suppress(OSError):
+        os.utime(path, ns=(time.time_ns(), os.lstat(path).st_mtime_ns), follow_symlinks=False)
 
 
 def _well_formed(record: UrlRecord) -> bool:

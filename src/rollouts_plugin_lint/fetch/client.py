@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import errno
 import hashlib
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -25,8 +26,10 @@ import httpx
 from rollouts_plugin_lint import __version__
 from rollouts_plugin_lint.fetch.cache import (
     Cache,
+    Lookup,
+    Request,
     UrlRecord,
-    cached_artifact,
+    look_up,
     offline_artifact,
 )
 from rollouts_plugin_lint.fetch.guard import (
@@ -37,7 +40,7 @@ from rollouts_plugin_lint.fetch.guard import (
     is_public,
     system_resolver,
 )
-from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback
+from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback, Severity
 
 USER_AGENT = f"rollouts-plugin-lint/{__version__} (+https://github.com/rollouts-plugin-lint)"
 MAX_REDIRECTS = 10
@@ -145,12 +148,11 @@ class Downloader:
         self.progress = progress
 
     async def fetch(self, url: str, pinned: str | None = None) -> Artifact:
-        cached = cached_artifact(self.cache, url, pinned)
-        if cached is not None and pinned is not None:
-            return cached  # pinned and verified: no request at all
         if self.options.offline:
-            return offline_artifact(self.cache, url, pinned)
-        record = self.cache.record(url) if self.cache and cached else None
+            return offline_artifact(self.cache, url)
+        lookup = look_up(self.cache, url, pinned)
+        if lookup.request is Request.NONE and lookup.known is not None:
+            return lookup.known
         requests = 0
         wait = 0.0
         try:
@@ -160,7 +162,7 @@ class Downloader:
                         await anyio.sleep(wait)
                     try:
                         final = attempt == self.options.attempts
-                        artifact = await self._attempt(url, record, cached, final)
+                        artifact = await self._attempt(url, lookup, final)
                         return _with_requests(artifact, requests + artifact.requests)
                     except _Failed as failure:
                         requests += 1
@@ -179,19 +181,12 @@ class Downloader:
             )
         raise AssertionError("unreachable: the loop returns")  # pragma: no cover
 
-    async def _attempt(
-        self, url: str, record: UrlRecord | None, cached: Artifact | None, final: bool
-    ) -> Artifact:
-        headers: dict[str, str] = {}
-        if record and cached:
-            if record.etag:
-                headers["If-None-Match"] = record.etag
-            if record.last_modified:
-                headers["If-Modified-Since"] = record.last_modified
+    async def _attempt(self, url: str, lookup: Lookup, final: bool) -> Artifact:
+        headers = lookup.conditional_headers()
         response, stream = await self._open(url, headers, final)
         async with _closing(stream):
-            if response.status == 304 and cached is not None:
-                return _with_requests(cached, response.requests)
+            if response.status == 304 and headers and lookup.known is not None:
+                return _with_requests(lookup.known, response.requests)
             if response.status < 200 or response.status >= 400:
                 return await self._error_response(url, response, stream)
             return await self._save(url, response, stream)
@@ -293,64 +288,45 @@ class Downloader:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.options.max_size:
             raise _Failed(_too_large(url, int(declared), declared=True))
-        cache = self.cache
-        temporary = self.scratch / _temp_name(url)
-        if cache is not None:
-            try:
-                temporary = cache.temporary_file()
-            except OSError as error:  # the cache broke since the run began: go on without
-                cache.note_problem(error)
-                cache = None
+        spool = _Spool(self.cache, self.scratch / _temp_name(url))
         digest = hashlib.sha256()
         size = 0
         total = int(declared) if declared and declared.isdigit() else None
         try:
-            with temporary.open("wb") as out:
-                try:
-                    async for chunk in stream.aiter_bytes():
-                        size += len(chunk)
-                        if size > self.options.max_size:
-                            raise _Failed(_too_large(url, size, declared=False))
-                        digest.update(chunk)
-                        out.write(chunk)
-                        if self.progress is not None:
-                            self.progress(url, size, total)
-                except httpx.TransportError as error:
-                    problem = _transport_problem(response.url, error, received=size)
-                    raise _Failed(problem, retryable=True) from None
-                except httpx.DecodingError as error:
-                    raise _Failed(
-                        FetchProblem(
-                            "unreachable",
-                            f"the body does not decode as its Content-Encoding says: {error}",
-                        )
-                    ) from None
-            sha256 = digest.hexdigest()
-            path = temporary
-            if cache is not None:
-                try:
-                    path = cache.store(temporary, sha256)
-                    cache.remember(
-                        UrlRecord(
-                            url=url,
-                            sha256=sha256,
-                            size=size,
-                            final_url=response.url,
-                            content_type=response.headers.get("content-type"),
-                            etag=response.headers.get("etag"),
-                            last_modified=response.headers.get("last-modified"),
-                        )
+            spool.open()
+            try:
+                async for chunk in stream.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.options.max_size:
+                        raise _Failed(_too_large(url, size, declared=False))
+                    digest.update(chunk)
+                    spool.write(chunk)
+                    if self.progress is not None:
+                        self.progress(url, size, total)
+            except httpx.TransportError as error:
+                problem = _transport_problem(response.url, error, received=size)
+                raise _Failed(problem, retryable=True) from None
+            except httpx.DecodingError as error:
+                raise _Failed(
+                    FetchProblem(
+                        "unreachable",
+                        f"the body does not decode as its Content-Encoding says: {error}",
                     )
-                except OSError as error:
-                    # A file where a folder should be, a full disk: the download still
-                    # counts; only the cache goes without it (and the run says so).
-                    cache.note_problem(error)
-                    if path == temporary:  # not stored: take it out of the cache folder
-                        path = self.scratch / _temp_name(url)
-                        shutil.move(temporary, path)
+                ) from None
+            sha256 = digest.hexdigest()
+            path = spool.keep(
+                UrlRecord(
+                    url=url,
+                    sha256=sha256,
+                    size=size,
+                    final_url=response.url,
+                    content_type=response.headers.get("content-type"),
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                )
+            )
         except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
+            spool.discard()
             raise
         return Artifact(
             url,
@@ -362,6 +338,135 @@ class Downloader:
             content_type=response.headers.get("content-type"),
             requests=response.requests,
         )
+
+
+class _Spool:
+    """Where a download's bytes go while they arrive: the cache's temporary folder, and
+    when the cache cannot take them (a full disk, a quota, a broken folder) the run's
+    scratch folder, the bytes written so far moved along. When nothing can take them, the
+    download fails with a finding that names the local error: the run goes on. Writes are
+    unbuffered so that what reached the disk is known to the byte."""
+
+    def __init__(self, cache: Cache | None, scratch: Path) -> None:
+        self.cache = cache
+        self.scratch = scratch
+        self.path: Path | None = None
+        self._file: BinaryIO | None = None
+        self._stored = False  # the path is the cache's object now, not ours to delete
+
+    def open(self) -> None:
+        if self.cache is not None:
+            try:
+                self.path = self.cache.temporary_file()
+                self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115
+                return
+            except OSError as error:
+                self._cache_failed(error)
+                if self.path is not None:
+                    with contextlib.suppress(OSError):
+                        self.path.unlink()
+        self._open_scratch()
+
+    def write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            assert self._file is not None
+            try:
+                view = view[_write_some(self._file, view) :]
+            except OSError as error:
+                if self.cache is None:
+                    raise _unsaved(error) from None
+                self._cache_failed(error)
+                self._move_to_scratch()
+
+    def keep(self, record: UrlRecord) -> Path:
+        """Close the file; store it in the cache under its digest when the cache still
+        takes it, else keep it in the scratch folder."""
+        self._close()
+        assert self.path is not None
+        if self.cache is not None:
+            try:
+                stored = self.cache.store(self.path, record.sha256)
+            except OSError as error:
+                self._cache_failed(error)
+                self._move_to_scratch()
+                self._close()
+                return self.path
+            self.path, self._stored = stored, True
+            try:
+                self.cache.remember(record)
+            except OSError as error:
+                self.cache.note_problem(error)  # the file is stored; only the record is lost
+        return self.path
+
+    def discard(self) -> None:
+        file, self._file = self._file, None
+        with contextlib.suppress(OSError):
+            if file is not None:
+                file.close()
+            if self.path is not None and not self._stored:
+                self.path.unlink()
+
+    def _cache_failed(self, error: OSError) -> None:
+        assert self.cache is not None
+        self.cache.note_problem(error)
+        self.cache = None
+
+    def _open_scratch(self) -> None:
+        try:
+            self._file = open(self.scratch, "wb", buffering=0)  # noqa: SIM115
+        except OSError as error:
+            raise _unsaved(error) from None
+        self.path = self.scratch
+
+    def _move_to_scratch(self) -> None:
+        """Carry the bytes written so far from the cache's temporary file to the scratch
+        folder, and go on writing there."""
+        partial = self.path
+        self._close()
+        self._open_scratch()
+        assert partial is not None and self._file is not None
+        try:
+            with open(partial, "rb") as source:
+                while block := source.read(1024 * 1024):
+                    view = memoryview(block)
+                    while view:
+                        view = view[_write_some(self._file, view) :]
+        except OSError as error:
+            raise _unsaved(error) from None
+        finally:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+    def _close(self) -> None:
+        """A write error reported only at close leaves bytes of unknown worth: nothing is
+        kept."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError as error:
+                raise _unsaved(error) from None
+
+
+def _write_some(file: BinaryIO, view: memoryview) -> int:
+    count = file.write(view)
+    if not count:  # a regular file takes at least a byte, or raises
+        raise OSError(errno.EIO, "the file system took no bytes")
+    return count
+
+
+def _unsaved(error: OSError) -> _Failed:
+    reason = error.strerror or str(error) or type(error).__name__
+    return _Failed(
+        FetchProblem(
+            "not-verified",
+            f"the download could not be saved on this machine: {reason}; nothing is known "
+            "about the file",
+            "free some disk space (or point --cache-dir elsewhere) and run again",
+            severity=Severity.WARNING,
+        )
+    )
 
 
 @contextlib.asynccontextmanager
