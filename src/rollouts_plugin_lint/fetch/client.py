@@ -14,7 +14,8 @@ import email.utils
 import hashlib
 import shutil
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -38,6 +39,7 @@ from rollouts_plugin_lint.fetch.guard import (
     system_resolver,
 )
 from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback
+from rollouts_plugin_lint.printable import one_line
 
 USER_AGENT = f"rollouts-plugin-lint/{__version__} (+https://github.com/rollouts-plugin-lint)"
 MAX_REDIRECTS = 10
@@ -105,12 +107,80 @@ def make_client(options: FetchOptions, jobs: int) -> httpx.AsyncClient:
         transport=_GuardedTransport(backend, limits=limits, trust_env=True),
         mounts=_proxy_mounts(options, limits),
         timeout=httpx.Timeout(options.timeout),
-        # Go's client asks for gzip only and decodes it; the controller saves the decoded
-        # bytes, so we do the same.
+        # Go's client asks for gzip only and decodes only that (see `_GzipBody`); httpx's
+        # own decoding is never used: the body is read raw.
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
         follow_redirects=False,
         trust_env=True,
     )
+
+
+# How much one call to the gzip decoder may produce: memory stays flat whatever a few
+# bytes of input inflate to.
+_INFLATE_STEP = 1024 * 1024
+
+
+class _GzipBody:
+    """The controller's decoding, done by hand and bounded. Go's transport decodes a body
+    only when it asked for gzip itself and the answer's Content-Encoding is exactly `gzip`,
+    case-insensitively (net/http/transport.go, go1.27.3: `rc.addedGzip &&
+    ascii.EqualFold(resp.Header.Get("Content-Encoding"), "gzip")`, unchanged since Go 1);
+    any other value, stacked codings included, is saved as it came. compress/gzip reads
+    concatenated members one after another, so this does too."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(wbits=31)
+        self._fed = False  # the current member has had input
+
+    def decode(self, data: bytes, room: int) -> Iterator[bytes]:
+        """The decoded bytes of `data`, in pieces; stops once more than `room` came out, so
+        no piece ever holds more than what --max-size still allows (plus one byte)."""
+        while data or self._fed:
+            self._fed = self._fed or bool(data)
+            step = max(min(room + 1, _INFLATE_STEP), 1)
+            piece = self._member.decompress(data, step)
+            if piece:
+                room -= len(piece)
+                yield piece
+                if room < 0:
+                    return
+            if self._member.eof:
+                data = self._member.unused_data
+                self._member = zlib.decompressobj(wbits=31)
+                self._fed = False
+                continue
+            data = self._member.unconsumed_tail
+            if not data and len(piece) < step:
+                return
+
+    def finish(self) -> None:
+        if self._fed:
+            raise zlib.error("the gzip stream ends before its last member does")
+
+
+def controller_decodes(headers: httpx.Headers) -> tuple[bool, str | None]:
+    """(decode as gzip, the coding left undecoded): what Go's client does with this answer."""
+    codings = headers.get_list("content-encoding")
+    first = codings[0].strip() if codings else ""
+    if first.lower() == "gzip":
+        return True, None
+    # The server chose these bytes: shown in a message, so made printable and short.
+    return False, one_line(", ".join(codings), 80) or None
+
+
+async def _decoded(
+    stream: httpx.Response, gzip: bool, room: Callable[[], int]
+) -> AsyncIterator[bytes]:
+    """The body as the controller writes it to disk: raw, or gunzipped, in bounded pieces."""
+    body = _GzipBody() if gzip else None
+    async for chunk in stream.aiter_raw():
+        if body is None:
+            yield chunk
+            continue
+        for piece in body.decode(chunk, room()):
+            yield piece
+    if body is not None:
+        body.finish()
 
 
 class _Failed(Exception):
@@ -273,8 +343,10 @@ class Downloader:
         """Keep the start of an error body: it often says what is wrong."""
         target = self.scratch / hashlib.sha256(url.encode()).hexdigest()
         written = 0
-        with target.open("wb") as out, contextlib.suppress(httpx.HTTPError):
-            async for chunk in stream.aiter_bytes():
+        gzip, _ = controller_decodes(response.headers)
+        body = _decoded(stream, gzip, lambda: ERROR_BODY_BYTES - written)
+        with target.open("wb") as out, contextlib.suppress(httpx.HTTPError, zlib.error):
+            async for chunk in body:
                 out.write(chunk[: ERROR_BODY_BYTES - written])
                 written += len(chunk)
                 if written >= ERROR_BODY_BYTES:
@@ -303,11 +375,14 @@ class Downloader:
                 cache = None
         digest = hashlib.sha256()
         size = 0
-        total = int(declared) if declared and declared.isdigit() else None
+        gzip, undecoded = controller_decodes(response.headers)
+        # Go drops Content-Length when it decodes: the decoded size is not known.
+        total = int(declared) if declared and declared.isdigit() and not gzip else None
+        body = _decoded(stream, gzip, lambda: self.options.max_size - size)
         try:
             with temporary.open("wb") as out:
                 try:
-                    async for chunk in stream.aiter_bytes():
+                    async for chunk in body:
                         size += len(chunk)
                         if size > self.options.max_size:
                             raise _Failed(_too_large(url, size, declared=False))
@@ -318,11 +393,12 @@ class Downloader:
                 except httpx.TransportError as error:
                     problem = _transport_problem(response.url, error, received=size)
                     raise _Failed(problem, retryable=True) from None
-                except httpx.DecodingError as error:
+                except zlib.error as error:
                     raise _Failed(
                         FetchProblem(
                             "unreachable",
-                            f"the body does not decode as its Content-Encoding says: {error}",
+                            "the body does not decode as its Content-Encoding (gzip) says "
+                            f"({error}); the controller's download fails the same way",
                         )
                     ) from None
             sha256 = digest.hexdigest()
@@ -361,6 +437,7 @@ class Downloader:
             path=path,
             content_type=response.headers.get("content-type"),
             requests=response.requests,
+            undecoded_encoding=undecoded,
         )
 
 

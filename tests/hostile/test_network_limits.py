@@ -1,0 +1,111 @@
+"""Bounds on the network phase, on real sockets on 127.0.0.1 and the CLI as a real process:
+content codings decoded only as the controller's Go client decodes them and never past
+--max-size in memory; one deadline for the whole phase; bounded, finite settings; a capped
+number of GitHub API calls, with the token only for the workflow's own owner.
+
+Figures (peak RSS, seconds) are printed with `-s`; the assertions hold wide margins.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.hostile.helpers import Outcome, run_cli
+from tests.hostile.test_network_faults import PLUGIN, gzip_bomb, the_verdict, values
+from tests.servers import respond, serving
+
+MIB = 1024 * 1024
+
+
+def cli(project: Path, *args: str, limit: float = 120.0) -> Outcome:
+    outcome = run_cli(
+        ["--format", "json", "--allow-private-addresses", "--no-cache", "--timeout", "5",
+         *args, "values.yaml"],
+        project,
+        limit=limit,
+    )  # fmt: skip
+    print(f"\n{args}: {outcome.seconds:.1f} s, peak RSS {outcome.peak_rss / MIB:.0f} MiB")
+    return outcome
+
+
+def project_with(tmp_path: Path, *locations: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "values.yaml").write_text(values(*locations), encoding="utf-8")
+    return project
+
+
+def report_of(outcome: Outcome) -> dict[str, Any]:
+    outcome.assert_report()
+    return json.loads(outcome.out)  # type: ignore[no-any-return]
+
+
+# --- content codings ---------------------------------------------------------------------
+
+
+def test_stacked_gzip_codings_are_saved_as_sent_like_go(tmp_path: Path) -> None:
+    """`gzip, gzip`: 1 GiB of zeros in a few kB. Go's client decodes only an exact `gzip`,
+    so the controller saves these bytes as they came; we take them raw too (no inflating
+    at all) and say which coding was left alone."""
+    inner = gzip_bomb(64)  # 1 GiB of zeros in about 1 MB
+    body = gzip.compress(inner, 9)
+    with serving(
+        lambda conn, _r: respond(conn, 200, body, {"Content-Encoding": "gzip, gzip"})
+    ) as server:
+        outcome = cli(project_with(tmp_path, server.url("/p")))
+    rule, message = the_verdict(report_of(outcome))
+    assert rule == "archive" and "gzip archive" in message, message
+    assert "`Content-Encoding: gzip, gzip`" in message and "does not decode" in message, message
+    assert outcome.peak_rss < 300 * MIB, f"{outcome.peak_rss / MIB:.0f} MiB"
+
+
+def test_a_gzip_bomb_never_inflates_past_what_max_size_still_allows(tmp_path: Path) -> None:
+    """One `gzip` coding, decoded, with --max-size 1 MiB: one 64 KiB read of a bomb inflates
+    to 64 MiB; the decoder must stop at the 1 MiB that is left, so memory stays at the
+    interpreter's own."""
+    bomb = gzip_bomb(16)
+    with serving(lambda conn, _r: respond(conn, 200, bomb, {"Content-Encoding": "GZip"})) as server:
+        project = project_with(tmp_path, server.url("/p"))
+        outcome = cli(project, "--max-size", str(MIB))
+        plain = cli(project, "--offline")  # the same process without any download
+    rule, message = the_verdict(report_of(outcome))
+    assert rule == "too-large" and "sent more than 1,048,576 bytes" in message, message
+    grown = outcome.peak_rss - plain.peak_rss
+    assert grown < 40 * MIB, f"{grown / MIB:.0f} MiB over an offline run"
+
+
+def test_an_encoding_go_does_not_decode_is_saved_as_sent(tmp_path: Path) -> None:
+    """`br`: Go never asks for it nor decodes it: the controller saves the bytes as sent."""
+    body = b"\x1b\x03\x00\xf8\xa5\x00\x00\x00brotli-ish bytes" * 4
+    with serving(lambda conn, _r: respond(conn, 200, body, {"Content-Encoding": "br"})) as server:
+        report = report_of(cli(project_with(tmp_path, server.url("/p"))))
+    rule, message = the_verdict(report)
+    assert rule == "not-executable", message
+    assert "`Content-Encoding: br`" in message and "does not decode" in message, message
+    assert report["plugins"][0]["artifact"]["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_gzip_body_in_several_members_is_decoded_whole_like_go(tmp_path: Path) -> None:
+    """compress/gzip reads concatenated members one after another (Go's client decodes with
+    it); the file is the plugin whole, not its first member."""
+    half = len(PLUGIN) // 2
+    body = gzip.compress(PLUGIN[:half]) + gzip.compress(PLUGIN[half:])
+    with serving(lambda conn, _r: respond(conn, 200, body, {"Content-Encoding": "gzip"})) as server:
+        report = report_of(cli(project_with(tmp_path, server.url("/p"))))
+    artifact = report["plugins"][0]["artifact"]
+    assert artifact["sha256"] == hashlib.sha256(PLUGIN).hexdigest(), report["findings"]
+
+
+def test_a_gzip_body_cut_inside_a_member_is_refused(tmp_path: Path) -> None:
+    """The controller's copy fails on a truncated gzip stream (io.ErrUnexpectedEOF): no
+    file, a finding that says the coding did not decode."""
+    body = gzip.compress(PLUGIN)[:-100]
+    with serving(lambda conn, _r: respond(conn, 200, body, {"Content-Encoding": "gzip"})) as server:
+        report = report_of(cli(project_with(tmp_path, server.url("/p"))))
+    rule, message = the_verdict(report)
+    assert rule == "unreachable" and "does not decode" in message, message
+    assert report["plugins"][0]["artifact"]["sha256"] is None
