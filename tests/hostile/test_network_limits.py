@@ -14,8 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.hostile.helpers import Outcome, run_cli
-from tests.hostile.test_network_faults import PLUGIN, gzip_bomb, the_verdict, values
+import pytest
+
+from tests.hostile.helpers import Gate, Outcome, run_cli
+from tests.hostile.test_network_faults import PLUGIN, gzip_bomb, the_verdict, trickle, values
 from tests.servers import respond, serving
 
 MIB = 1024 * 1024
@@ -109,3 +111,73 @@ def test_a_gzip_body_cut_inside_a_member_is_refused(tmp_path: Path) -> None:
     rule, message = the_verdict(report)
     assert rule == "unreachable" and "does not decode" in message, message
     assert report["plugins"][0]["artifact"]["sha256"] is None
+
+
+# --- one deadline for the network phase --------------------------------------------------
+
+
+def test_trickling_servers_end_at_the_runs_deadline(tmp_path: Path) -> None:
+    """8 servers that send a byte every 50 ms (never a read timeout): one download's own
+    bound is 60 s, so 8 of them with 4 jobs took 121 s. The run's deadline ends them all."""
+    gate = Gate()
+    with serving(trickle(gate)) as server:
+        project = project_with(tmp_path, *(server.url(f"/p{n}") for n in range(8)))
+        outcome = cli(project, "--timeout", "1", "--deadline", "3", limit=90)
+        gate.open()
+    report = report_of(outcome)
+    unfinished = [f for f in report["findings"] if f["rule"] == "unreachable"]
+    assert len(unfinished) == 8, report["findings"]
+    for finding in unfinished:
+        assert "the run's deadline of 3 s" in finding["message"], finding
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("timeout: 1000000\njobs: 1\n", "greater than the maximum of 300"),
+        ("jobs: 50\n", "maximum of 32"),
+        (f"max-size: {8 * 1024**3}\n", "maximum of 4294967296"),
+        ("deadline: 86400\n", "maximum of 3600"),
+        ("timeout: .inf\n", "timeout"),
+        ("timeout: .nan\n", "must be a finite number, not nan"),
+        ("deadline: .nan\n", "must be a finite number, not nan"),
+    ],
+)
+def test_the_config_file_cannot_set_unbounded_network_settings(
+    tmp_path: Path, config: str, says: str
+) -> None:
+    project = project_with(tmp_path, "https://example.invalid/p")
+    (project / ".rollouts-plugin-lint.yaml").write_text(config, encoding="utf-8")
+    outcome = cli(project, "--handshake", "--offline")
+    assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
+    assert says in outcome.err and "Traceback" not in outcome.err, outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1, outcome.err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--timeout", "inf"),
+        ("--timeout", "nan"),
+        ("--timeout", "301"),
+        ("--deadline", "inf"),
+        ("--deadline", "-1"),
+        ("--jobs", "33"),
+        ("--max-size", str(5 * 1024**3)),
+    ],
+)
+def test_flags_are_bounded_and_finite(tmp_path: Path, flags: tuple[str, str]) -> None:
+    outcome = cli(project_with(tmp_path, "https://example.invalid/p"), "--offline", *flags)
+    assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
+    assert f"{flags[0]}: must be" in outcome.err and "Traceback" not in outcome.err, outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1, outcome.err
+
+
+def test_a_pyproject_infinity_is_refused(tmp_path: Path) -> None:
+    project = project_with(tmp_path, "https://example.invalid/p")
+    (project / "pyproject.toml").write_text(
+        "[tool.rollouts-plugin-lint]\ntimeout = inf\n", encoding="utf-8"
+    )
+    outcome = cli(project, "--offline")
+    assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
+    assert "pyproject.toml" in outcome.err and "timeout" in outcome.err, outcome.err
