@@ -73,9 +73,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with our network backend in its connection pool (a direct pool,
     or a proxy's). httpx has no public hook for a backend; the pool's is swapped."""
 
-    def __init__(self, backend: GuardedBackend, **kwargs: object) -> None:
-        super().__init__(http1=True, http2=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, backend: GuardedBackend, proxy: httpx.URL | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(http1=True, http2=False, proxy=proxy, **kwargs)  # type: ignore[arg-type]
         self._pool._network_backend = backend
+        self.proxy = proxy
 
 
 def _proxy_mounts(
@@ -84,7 +87,8 @@ def _proxy_mounts(
     """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as httpx reads them (it ignores them
     once a client has its own transport). A proxy is trusted infrastructure, often on a
     private address, so its own host is allowed; every hop's target is still checked by
-    `Downloader._check_host` before the request is sent through it."""
+    `Downloader._check_host` before the request is sent through it, and must resolve here:
+    the proxy could reach internal names this runner cannot even look up."""
     from httpx._utils import get_environment_proxies
 
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
@@ -275,7 +279,8 @@ class Downloader:
         current = url
         for hop in range(MAX_REDIRECTS + 1):
             parts = urlsplit(current)
-            await self._check_host(parts.hostname or "", parts.port or _default_port(parts.scheme))
+            port = parts.port or _default_port(parts.scheme)
+            await self._check_host(parts.hostname or "", port, self._proxy_for(current))
             try:
                 request = self.client.build_request("GET", current, headers=extra)
                 response = await self.client.send(request, stream=True)
@@ -314,15 +319,29 @@ class Downloader:
             )
         )
 
-    async def _check_host(self, host: str, port: int) -> None:
+    def _proxy_for(self, url: str) -> httpx.URL | None:
+        """The proxy this URL would be sent through (HTTP(S)_PROXY, NO_PROXY), if any."""
+        try:
+            transport = self.client._transport_for_url(httpx.URL(url))
+        except httpx.InvalidURL:
+            return None  # sending it fails and says so
+        return getattr(transport, "proxy", None)
+
+    async def _check_host(self, host: str, port: int, proxy: httpx.URL | None) -> None:
         """Refuse a hop before sending anything. The network backend checks again on the
-        address it connects to; this check also covers hops that go through a proxy."""
+        address it connects to; this check also covers hops that go through a proxy, where
+        a name must resolve here, to public addresses only: the proxy resolves it itself,
+        and could reach what this runner cannot check (metadata.google.internal)."""
         if self.options.allow_private or not host:
             return
         try:
             addresses = await self.options.resolver(host, port)
-        except OSError:
-            return  # the connect will fail and say so
+        except OSError as error:
+            if proxy is None:
+                return  # the connect resolves it again, fails and says so
+            raise _Failed(_unresolved_through_proxy(host, proxy, str(error))) from None
+        if not addresses and proxy is not None:
+            raise _Failed(_unresolved_through_proxy(host, proxy, "no addresses"))
         for address in addresses:
             if not is_public(address):
                 raise _Failed(_blocked(f"{host}", host, address))
@@ -471,6 +490,17 @@ def _blocked(url: str, host: str, address: str) -> FetchProblem:
         f"not fetched: {host} resolves to {address}, {describe(address)}; pull-request "
         "authors choose these URLs and CI runners can reach internal services",
         "for an internal mirror, run with --allow-private-addresses",
+    )
+
+
+def _unresolved_through_proxy(host: str, proxy: httpx.URL, why: str) -> FetchProblem:
+    return FetchProblem(
+        "blocked-address",
+        f"not fetched: {host} does not resolve here ({one_line(why, 100)}), and the request "
+        f"would go through the proxy {proxy.host}:{proxy.port or _default_port(proxy.scheme)}, "
+        "which could reach internal names that cannot be checked from here",
+        "if this runner resolves public names only through its proxy, run with "
+        "--allow-private-addresses",
     )
 
 
