@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from tests.hostile.helpers import Gate, Outcome, run_cli
 from tests.hostile.test_network_faults import PLUGIN, gzip_bomb, the_verdict, trickle, values
-from tests.servers import respond, serving
+from tests.servers import Request, respond, serving
 
 MIB = 1024 * 1024
 
@@ -181,3 +183,75 @@ def test_a_pyproject_infinity_is_refused(tmp_path: Path) -> None:
     outcome = cli(project, "--offline")
     assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
     assert "pyproject.toml" in outcome.err and "timeout" in outcome.err, outcome.err
+
+
+# --- the GitHub API: a budget per run, one listing per repository ------------------------
+
+
+def counting_api(releases: int, more_pages: bool) -> Callable[[socket.socket, Request], None]:
+    """GitHub's REST API where every repository has `releases` releases on its first page
+    (and a `next` page if `more_pages`); tags and repositories it is asked about exist."""
+    listing = json.dumps(
+        [{"tag_name": f"v0.{n}.0", "draft": False, "assets": []} for n in range(releases)]
+    ).encode()
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        headers = {"Content-Type": "application/json"}
+        if "/releases?" in request.target:
+            if more_pages:
+                headers["Link"] = f'<{request.target}&page=2>; rel="next"'
+            respond(conn, 200, listing, headers)
+        elif "/releases/tags/" in request.target:
+            respond(conn, 404, b'{"message":"Not Found"}', headers)
+        else:
+            respond(conn, 200, b'{"full_name":"x"}', headers)
+
+    return handler
+
+
+def release_lookups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_handler: Any, paths: list[str]
+) -> tuple[int, dict[str, Any]]:
+    """Run the CLI on release URLs that all answer 404; the API requests it made."""
+    with (
+        serving(api_handler) as api,
+        serving(lambda conn, _r: respond(conn, 404, b"Not Found")) as downloads,
+    ):
+        monkeypatch.setenv("GITHUB_API_URL", api.url("/api"))
+        monkeypatch.setenv("GITHUB_SERVER_URL", f"http://127.0.0.1:{downloads.port}")
+        project = project_with(tmp_path, *(downloads.url(path) for path in paths))
+        report = report_of(cli(project, "--jobs", "8"))
+        assert len(downloads.requests) == len(paths)
+    print(f"{len(api.requests)} API requests for {len(paths)} failing release URLs")
+    return len(api.requests), report
+
+
+def test_a_hundred_repositories_cost_at_most_the_runs_api_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: 100 repositories named by a pull request cost 300 API calls."""
+    paths = [f"/o{n}/r/releases/download/1.0.0/x" for n in range(100)]
+    requests, report = release_lookups(tmp_path, monkeypatch, counting_api(100, True), paths)
+    assert requests <= 30
+    failures = [f for f in report["findings"] if f["rule"] == "download-failed"]
+    assert len(failures) == 100  # every finding stays; only hints are dropped
+
+
+def test_a_complete_listing_answers_every_tag_of_its_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: one repository with 100 failing tags cost 201 API calls. Its one-page listing
+    (fewer releases than a page, no `next` link) holds every release: no tag lookup."""
+    paths = [f"/o/r/releases/download/1.{n}.0/x" for n in range(100)]
+    requests, report = release_lookups(tmp_path, monkeypatch, counting_api(5, False), paths)
+    assert requests == 1
+    failure = next(f for f in report["findings"] if f["rule"] == "download-failed")
+    assert "v0.4.0" in failure["message"] + (failure.get("hint") or ""), failure
+
+
+def test_an_incomplete_listing_looks_tags_up_within_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [f"/o/r/releases/download/1.{n}.0/x" for n in range(100)]
+    requests, _ = release_lookups(tmp_path, monkeypatch, counting_api(100, True), paths)
+    assert 2 < requests <= 30

@@ -157,7 +157,8 @@ async def _fetch(
     finished: dict[str, Artifact] = {}  # downloads done, before any API lookup
     async with make_client(options, settings.jobs) as client:
         downloader = Downloader(client, options, cache, scratch, progress)  # type: ignore[arg-type]
-        oracle = ReleaseOracle(client, api_url, token, settings.timeout)
+        owner = environ.get("GITHUB_REPOSITORY", "").partition("/")[0] or None
+        oracle = ReleaseOracle(client, api_url, token, settings.timeout, token_owner=owner)
 
         async def one(request: FetchRequest) -> Artifact:
             async with semaphore:
