@@ -8,6 +8,7 @@ Figures (peak RSS, seconds) are printed with `-s`; the assertions hold wide marg
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from rollouts_plugin_lint.fetch.client import Downloader, FetchOptions, make_client
+from rollouts_plugin_lint.model import Artifact
 from tests.hostile.helpers import Gate, Outcome, run_cli
 from tests.hostile.test_network_faults import PLUGIN, gzip_bomb, the_verdict, trickle, values
 from tests.servers import Request, respond, serving
@@ -255,3 +258,34 @@ def test_an_incomplete_listing_looks_tags_up_within_the_budget(
     paths = [f"/o/r/releases/download/1.{n}.0/x" for n in range(100)]
     requests, _ = release_lookups(tmp_path, monkeypatch, counting_api(100, True), paths)
     assert 2 < requests <= 30
+
+
+# --- error bodies ------------------------------------------------------------------------
+
+
+def test_an_error_body_keeps_one_block_of_scratch(tmp_path: Path) -> None:
+    """Every failing location's body waits in the scratch folder until the report is
+    written: 2,000 of them at 64 KiB were 126 MB. The start (where the title, the API's
+    message or the first words are) is kept, and it still makes the verdict."""
+    page = (
+        b"<!DOCTYPE html><html><head><title>Sign in to Acme SSO</title></head><body>"
+        + b"<p>sign in</p>" * 20_000
+        + b"</body></html>"
+    )
+    with serving(
+        lambda conn, _r: respond(conn, 401, page, {"Content-Type": "text/html"})
+    ) as server:
+        project = project_with(tmp_path, server.url("/p"))
+        report = report_of(cli(project))
+
+        options = FetchOptions(timeout=5, allow_private=True)
+
+        async def go() -> Artifact:
+            async with make_client(options, 1) as client:
+                return await Downloader(client, options, None, tmp_path).fetch(server.url("/p"))
+
+        artifact = asyncio.run(go())
+    assert artifact.status == 401 and artifact.path is not None
+    assert artifact.path.stat().st_size <= 4096 and artifact.size <= 4096
+    rule, message = the_verdict(report)
+    assert rule == "download-failed" and "`Sign in to Acme SSO`" in message, message

@@ -43,7 +43,11 @@ from rollouts_plugin_lint.printable import one_line
 
 USER_AGENT = f"rollouts-plugin-lint/{__version__} (+https://github.com/rollouts-plugin-lint)"
 MAX_REDIRECTS = 10
-ERROR_BODY_BYTES = 64 * 1024
+# What an error body's verdict needs: its title, the API's message or its first words,
+# which error pages (GitHub's bare `Not Found`, S3 and GCS XML, JSON APIs, sign-in pages)
+# put in their first few hundred bytes. One disk block each: 2,000 failing locations kept
+# 126 MB of scratch at 64 KiB each.
+ERROR_BODY_BYTES = 4 * 1024
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {429, 500, 502, 503, 504}
 
