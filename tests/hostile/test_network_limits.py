@@ -55,10 +55,10 @@ def report_of(outcome: Outcome) -> dict[str, Any]:
 
 
 def test_stacked_gzip_codings_are_saved_as_sent_like_go(tmp_path: Path) -> None:
-    """`gzip, gzip`: 1 GiB of zeros in a few kB. Go's client decodes only an exact `gzip`,
+    """`gzip, gzip`: 1 GiB of zeros in 1.8 kB. Go's client decodes only an exact `gzip`,
     so the controller saves these bytes as they came; we take them raw too (no inflating
     at all) and say which coding was left alone."""
-    inner = gzip_bomb(64)  # 1 GiB of zeros in about 1 MB
+    inner = gzip_bomb(64)  # 1 GiB of zeros in 1 MB, then 1.8 kB once gzipped again
     body = gzip.compress(inner, 9)
     with serving(
         lambda conn, _r: respond(conn, 200, body, {"Content-Encoding": "gzip, gzip"})
