@@ -368,12 +368,13 @@ class Downloader:
         written = 0
         gzip, _ = controller_decodes(response.headers)
         body = _decoded(stream, gzip, lambda: ERROR_BODY_BYTES - written)
-        with target.open("wb") as out, contextlib.suppress(httpx.HTTPError, zlib.error):
-            async for chunk in body:
-                out.write(chunk[: ERROR_BODY_BYTES - written])
-                written += len(chunk)
-                if written >= ERROR_BODY_BYTES:
-                    break
+        async with contextlib.aclosing(body):
+            with target.open("wb") as out, contextlib.suppress(httpx.HTTPError, zlib.error):
+                async for chunk in body:
+                    out.write(chunk[: ERROR_BODY_BYTES - written])
+                    written += len(chunk)
+                    if written >= ERROR_BODY_BYTES:
+                        break
         return Artifact(
             url,
             final_url=response.url,
@@ -405,14 +406,15 @@ class Downloader:
         try:
             with temporary.open("wb") as out:
                 try:
-                    async for chunk in body:
-                        size += len(chunk)
-                        if size > self.options.max_size:
-                            raise _Failed(_too_large(url, size, declared=False))
-                        digest.update(chunk)
-                        out.write(chunk)
-                        if self.progress is not None:
-                            self.progress(url, size, total)
+                    async with contextlib.aclosing(body):
+                        async for chunk in body:
+                            size += len(chunk)
+                            if size > self.options.max_size:
+                                raise _Failed(_too_large(url, size, declared=False))
+                            digest.update(chunk)
+                            out.write(chunk)
+                            if self.progress is not None:
+                                self.progress(url, size, total)
                 except httpx.TransportError as error:
                     problem = _transport_problem(response.url, error, received=size)
                     raise _Failed(problem, retryable=True) from None
