@@ -216,9 +216,14 @@ def _bounded(
         raise UsageError(f"{where.get(key, key)}: must be a finite number, not {value}")
     if not low <= value <= high:
         raise UsageError(
-            f"{where.get(key, key)}: must be between {low:g} and {high:,g}, not {value:g}"
+            f"{where.get(key, key)}: must be between {_number(low)} and {_number(high)}, "
+            f"not {_number(value)}"
         )
     return float(value)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _find_config(explicit: str | None, cwd: Path) -> Path | None:
