@@ -100,9 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="environment variable holding the GitHub token (default: GITHUB_TOKEN)",
     )
-    add("--jobs", type=int, metavar="N", help="parallel downloads (default: 4)")
-    add("--timeout", type=float, metavar="SECONDS", help="network timeout per phase (default: 30)")
-    add("--max-size", type=int, metavar="BYTES", help="largest download (default: 512 MiB)")
+    add("--jobs", type=int, metavar="N", help="parallel downloads, at most 32 (default: 4)")
+    add(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="network timeout per phase, at most 300 (default: 30)",
+    )
+    add(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="time for the whole network phase, at most 3600 (default: 300)",
+    )
+    add(
+        "--max-size",
+        type=int,
+        metavar="BYTES",
+        help="largest download, at most 4 GiB (default: 512 MiB)",
+    )
     add(
         "--config",
         metavar="FILE",

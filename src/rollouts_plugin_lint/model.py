@@ -197,6 +197,9 @@ class Artifact:
     requests: int = 0  # HTTP requests this fetch made (0: served from the cache)
     problem: FetchProblem | None = None
     release: ReleaseLookup | None = None
+    # A Content-Encoding the controller's Go client does not decode (anything but exactly
+    # `gzip`): the file holds the body as sent, as the controller's would.
+    undecoded_encoding: str | None = None
 
     @property
     def downloaded(self) -> bool:

@@ -4,6 +4,7 @@ policy. Every cross-option check lives here and fails as a usage error (exit 2).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -25,6 +26,17 @@ KNOWN_OSES = ("linux", "darwin", "windows", "freebsd")
 KNOWN_ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
 CONFIG_FILE_NAMES = (".rollouts-plugin-lint.yaml", ".rollouts-plugin-lint.yml")
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+# Bounds on what a flag or the config file (written by whoever opens the pull request) can
+# ask of the runner: (smallest, largest) of each network setting.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "jobs": (1, 32),
+    "timeout": (0.001, 300),
+    "deadline": (1, 3600),
+    "max-size": (1, 4 * GIB),
+    "cache-max-size": (0, 1024 * GIB),  # a flag only
+}
+DEFAULT_DEADLINE = 300.0
 
 
 class UsageError(Exception):
@@ -50,6 +62,7 @@ class Settings:
     github_token_env: str = "GITHUB_TOKEN"
     jobs: int = 4
     timeout: float = 30.0
+    deadline: float = DEFAULT_DEADLINE  # the whole network phase
     max_size: int = 512 * MIB
     color: bool = False
     verbosity: int = 0
@@ -117,9 +130,10 @@ _CONFIG_SCHEMA: dict[str, Any] = {
         },
         "optional-plugins": {"type": "array", "items": {"type": "string"}},
         "exclude": {"type": "array", "items": {"type": "string"}},
-        "jobs": {"type": "integer", "minimum": 1, "maximum": 64},
-        "timeout": {"type": "number", "exclusiveMinimum": 0},
-        "max-size": {"type": "integer", "minimum": 1},
+        "jobs": {"type": "integer", "minimum": 1, "maximum": BOUNDS["jobs"][1]},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": BOUNDS["timeout"][1]},
+        "deadline": {"type": "number", "minimum": 1, "maximum": BOUNDS["deadline"][1]},
+        "max-size": {"type": "integer", "minimum": 1, "maximum": BOUNDS["max-size"][1]},
         "chart-version": {"type": "string"},
         "controller-version": {"type": "string"},
     },
@@ -155,14 +169,15 @@ def load_settings(
     for option in ("chart-version", "controller-version"):
         if merged.get(option) is not None and parse_version(merged[option]) is None:
             raise UsageError(f"--{option} {merged[option]!r}: write a version such as 2.39.1")
-    jobs = merged.get("jobs", 4)
-    timeout = merged.get("timeout", 30.0)
-    max_size = merged.get("max-size", 512 * MIB)
-    cache_max_size = merged.get("cache-max-size", Settings.cache_max_size)
-    if jobs < 1 or timeout <= 0 or max_size < 1:
-        raise UsageError("--jobs, --timeout and --max-size must be positive")
-    if cache_max_size < 0:
-        raise UsageError("--cache-max-size must not be negative")
+    where = {key: f"{config_path}: `{key}`" for key in config}
+    for key in BOUNDS.keys() & config.keys():  # even where a flag overrides it
+        _bounded(config, key, 0, where)
+    where.update({key: f"--{key}" for key, value in flags.items() if value is not None})
+    jobs = int(_bounded(merged, "jobs", 4, where))
+    timeout = _bounded(merged, "timeout", 30.0, where)
+    deadline = _bounded(merged, "deadline", DEFAULT_DEADLINE, where)
+    max_size = int(_bounded(merged, "max-size", 512 * MIB, where))
+    cache_max_size = int(_bounded(merged, "cache-max-size", Settings.cache_max_size, where))
     return Settings(
         paths=tuple(merged.get("paths") or (".",)),
         format=output_format,
@@ -180,7 +195,8 @@ def load_settings(
         controller_version=merged.get("controller-version"),
         github_token_env=merged.get("github-token-env") or "GITHUB_TOKEN",
         jobs=jobs,
-        timeout=float(timeout),
+        timeout=timeout,
+        deadline=deadline,
         max_size=max_size,
         color=not merged.get("output") and _color(merged.get("no-color"), environ),
         verbosity=int(merged.get("verbosity", 0)),
@@ -189,6 +205,29 @@ def load_settings(
         exclude=tuple(merged.get("exclude", ())),
         config_file=str(config_path) if config_path else None,
     )
+
+
+def _bounded(
+    merged: Mapping[str, Any], key: str, default: float, where: Mapping[str, str]
+) -> float:
+    """The setting, finite and within BOUNDS, or a usage error that says where it came from.
+    Flags need it, and so does the config file: NaN passes the schema's every comparison."""
+    value = merged.get(key, default)
+    low, high = BOUNDS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where.get(key, key)}: must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise UsageError(f"{where.get(key, key)}: must be a finite number, not {value}")
+    if not low <= value <= high:
+        raise UsageError(
+            f"{where.get(key, key)}: must be between {_number(low)} and {_number(high)}, "
+            f"not {_number(value)}"
+        )
+    return float(value)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _find_config(explicit: str | None, cwd: Path) -> Path | None:

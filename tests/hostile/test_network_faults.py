@@ -10,10 +10,10 @@ The address guard is proven on every hop with real sockets: the first hop goes t
 HTTP forward proxy on 127.0.0.1 (HTTP_PROXY, as a CI runner behind a proxy has), which
 answers for the public host itself and redirects to a blocked one; the guard must refuse
 that hop before anything is sent, so the proxy and the blocked server see nothing more.
-Names that resolve to 127.0.0.1 use `localhost` and the system resolver; a name that
-resolves to 169.254.169.254 needs a DNS answer we cannot get from this machine's resolver,
-so those tests call the Downloader with an injected resolver (FetchOptions.resolver): the
-answer is injected, the sockets are real.
+Through a proxy a name must resolve here, to public addresses, and this machine's resolver
+gives no public answer (nor 169.254.169.254), so those tests call the Downloader with an
+injected resolver (FetchOptions.resolver): the answer is injected, the sockets are real.
+The one public address handed out, PUBLIC_ADDRESS, is only ever sent to the proxy.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ PLUGIN = elf_with_inline_buildinfo()  # a static linux/amd64 Go plugin
 # Not resolvable here: only the proxy "knows" it. No test ever hands out a public address,
 # so nothing, even a regression, can send a packet off this machine.
 PUBLIC_NAME = "plugins.acme-mirror.net"
+# Its injected DNS answer: AS112's DNAME sink (RFC 7535), which serves DNS only, so even a
+# regression that went past the proxy would reach no web server.
+PUBLIC_ADDRESS = "192.31.196.1"
 
 
 def values(*locations: str) -> str:
@@ -357,26 +360,10 @@ def victim() -> Iterator[RawServer]:
         yield server
 
 
-def test_redirect_to_a_name_that_resolves_to_loopback_is_blocked(
-    runner: Runner, monkeypatch: pytest.MonkeyPatch, victim: RawServer
-) -> None:
-    target = victim.url("/latest/meta-data/", host="localhost")
-    with serving(forward_proxy(target)) as proxy:
-        monkeypatch.setenv("HTTP_PROXY", proxy.url("/"))
-        runner.write("values.yaml", values(f"http://{PUBLIC_NAME}/plugin-linux-amd64"))
-        code, report, _ = online(runner, private=False)
-    rule, message = the_verdict(report)
-    assert rule == "blocked-address", message
-    assert "localhost resolves to 127.0.0.1" in message and "loopback" in message
-    assert [r.target for r in proxy.requests] == [f"http://{PUBLIC_NAME}/plugin-linux-amd64"]
-    assert victim.requests == []
-    assert code == 1
-
-
 def injected_resolver(answers: dict[str, list[str]]) -> Callable[[str, int], Any]:
-    """DNS answers for the test's names; the proxy's own address resolves as itself, and any
-    other name does not resolve (as public names do not on this machine: the hop check lets
-    them through and the proxy answers for them)."""
+    """DNS answers for the test's names (PUBLIC_NAME and its cdn. resolve to PUBLIC_ADDRESS);
+    the proxy's own address resolves as itself, and any other name does not resolve."""
+    answers = {PUBLIC_NAME: [PUBLIC_ADDRESS], f"cdn.{PUBLIC_NAME}": [PUBLIC_ADDRESS], **answers}
 
     async def resolve(host: str, _port: int) -> list[str]:
         if host in answers:
@@ -386,6 +373,47 @@ def injected_resolver(answers: dict[str, list[str]]) -> Callable[[str, int], Any
         raise OSError(f"no such host: {host}")
 
     return resolve
+
+
+def test_redirect_to_a_name_that_resolves_to_loopback_is_blocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, victim: RawServer
+) -> None:
+    target = victim.url("/latest/meta-data/", host="localhost")
+    options = FetchOptions(timeout=2, resolver=injected_resolver({"localhost": ["127.0.0.1"]}))
+    with serving(forward_proxy(target)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url("/"))
+        artifact, _ = fetch_once(f"http://{PUBLIC_NAME}/plugin-linux-amd64", options, tmp_path)
+    assert artifact.problem is not None and artifact.problem.rule == "blocked-address", artifact
+    message = artifact.problem.message
+    assert "localhost resolves to 127.0.0.1" in message and "loopback" in message
+    assert [r.target for r in proxy.requests] == [f"http://{PUBLIC_NAME}/plugin-linux-amd64"]
+    assert victim.requests == []
+
+
+def test_through_a_proxy_a_name_that_does_not_resolve_here_is_never_sent(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy resolves names itself, on its own network: a name the runner cannot look
+    up (metadata.google.internal, vault.internal) cannot be checked, so it is refused, and
+    the recording proxy receives nothing (it would answer, and be quoted)."""
+    with serving(lambda conn, _r: respond(conn, 200, b"ya29.token-from-metadata")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url("/"))
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url("/"))
+        runner.write(
+            "values.yaml",
+            values(
+                "http://metadata.google.internal/computeMetadata/v1/token",
+                "https://vault.internal:8200/v1/secret/ci",
+            ),
+        )
+        code, report, _ = online(runner, private=False)
+    assert proxy.requests == []
+    found = verdicts(report)
+    assert [rule for rule, _ in found] == ["blocked-address", "blocked-address"], found
+    for _, message in found:
+        assert "does not resolve here" in message and "through the proxy 127.0.0.1" in message
+        assert "ya29" not in message
+    assert code == 1
 
 
 def test_redirect_to_a_name_that_resolves_to_the_metadata_service_is_blocked(

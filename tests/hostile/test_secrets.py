@@ -78,6 +78,9 @@ def github(
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
         monkeypatch.setenv("GITHUB_API_URL", api.url("").rstrip("/"))
         monkeypatch.setenv("GITHUB_SERVER_URL", f"http://127.0.0.1:{downloads.port}")
+        # The workflow runs in a repository of the same owner (in other letter case): the
+        # token may go with lookups about o/r.
+        monkeypatch.setenv("GITHUB_REPOSITORY", "O/deploy")
         yield api, downloads
 
 
@@ -298,3 +301,35 @@ def test_the_token_is_not_in_a_handshake_probes_environment(
     assert "also-secret" not in environment
     assert_never_sent(server, token)
     assert token not in out + err
+
+
+def test_the_token_goes_only_with_lookups_about_the_workflows_own_owner(
+    runner: Runner, token: str, github: tuple[RawServer, RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull request names any owner/repo; the token (which can read the owner's private
+    repositories) goes only with lookups about the owner in GITHUB_REPOSITORY, and with no
+    GITHUB_REPOSITORY, with none."""
+    api, downloads = github
+    runner.write(
+        "values.yaml",
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    - name: acme/a\n      location: {downloads.url('/o/r/releases/download/1.0.0/x')}\n"
+        f"    - name: acme/b\n      location: "
+        f"{downloads.url('/victim-org/private-repo/releases/download/v1/x')}\n",
+    )
+    flags = ("--format", "json", "--allow-private-addresses", "--no-cache", "values.yaml")
+    code, _, err = runner.run(*flags)
+    assert code == 1, err
+    ours = [r for r in api.requests if r.target.startswith("/repos/o/")]
+    theirs = [r for r in api.requests if r.target.startswith("/repos/victim-org/")]
+    assert ours and theirs, [r.target for r in api.requests]
+    assert all(r.headers.get("authorization") == f"Bearer {token}" for r in ours), ours
+    for request in theirs:
+        assert "authorization" not in request.headers, request
+
+    api.requests.clear()
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    code, _, err = runner.run(*flags)
+    assert code == 1, err
+    assert api.requests
+    assert_never_sent(api, token)

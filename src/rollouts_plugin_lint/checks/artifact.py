@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -68,7 +69,15 @@ def check_artifact(
         return
     if facts is None:
         return
-    yield from _format_verdicts(entry, facts, platforms)
+    for verdict in _format_verdicts(entry, facts, platforms):
+        if artifact.undecoded_encoding:
+            verdict = replace(
+                verdict,
+                message=f"{verdict.message} (the server sent `Content-Encoding: "
+                f"{artifact.undecoded_encoding}`, "
+                "which the controller's Go client does not decode: it saves the bytes as sent)",
+            )
+        yield verdict
     yield from _checksum(entry, artifact)
     yield from _plugin_identity(entry, facts)
 

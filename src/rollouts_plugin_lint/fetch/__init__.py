@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from rollouts_plugin_lint.model import Artifact, ProgressCallback
+from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback
 from rollouts_plugin_lint.settings import Settings
 
 if TYPE_CHECKING:
@@ -171,13 +171,16 @@ async def _fetch(
     if server:
         server_hosts.add(server.lower())
     semaphore = asyncio.Semaphore(settings.jobs)
+    finished: dict[str, Artifact] = {}  # downloads done, before any API lookup
     async with make_client(options, settings.jobs) as client:
         downloader = Downloader(client, options, cache, scratch, progress)  # type: ignore[arg-type]
-        oracle = ReleaseOracle(client, api_url, token, settings.timeout)
+        owner = environ.get("GITHUB_REPOSITORY", "").partition("/")[0] or None
+        oracle = ReleaseOracle(client, api_url, token, settings.timeout, token_owner=owner)
 
         async def one(request: FetchRequest) -> Artifact:
             async with semaphore:
                 artifact = await downloader.fetch(request.url, request.pinned)
+            finished[request.url] = artifact
             if artifact.status is not None and artifact.status >= 400:
                 parts = release_url_parts(artifact.url, server_hosts)
                 if parts is not None:
@@ -186,5 +189,27 @@ async def _fetch(
                         artifact = replace(artifact, release=lookup)
             return artifact
 
-        results = await asyncio.gather(*(one(request) for request in requests))
-    return {artifact.url: artifact for artifact in results}
+        tasks = {request.url: asyncio.ensure_future(one(request)) for request in requests}
+        # One deadline for the whole phase: however the servers trickle, stall or retry, and
+        # whatever the config sets, the run ends.
+        _, late = await asyncio.wait(tasks.values(), timeout=settings.deadline)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)  # let each remove its partial file
+    results: dict[str, Artifact] = {}
+    for url, task in tasks.items():
+        if task.done() and not task.cancelled():
+            results[url] = task.result()
+        else:
+            results[url] = finished.get(url) or Artifact(url, problem=_out_of_time(settings))
+    return results
+
+
+def _out_of_time(settings: Settings) -> FetchProblem:
+    return FetchProblem(
+        "unreachable",
+        f"not finished when the run's deadline of {settings.deadline:g} s for all downloads "
+        "was reached (other downloads were slow too, or this server sends too slowly)",
+        "raise --deadline (at most 3600 s) if these servers are only slow",
+    )

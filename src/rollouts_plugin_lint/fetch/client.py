@@ -14,7 +14,8 @@ import email.utils
 import errno
 import hashlib
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -41,10 +42,15 @@ from rollouts_plugin_lint.fetch.guard import (
     system_resolver,
 )
 from rollouts_plugin_lint.model import Artifact, FetchProblem, ProgressCallback, Severity
+from rollouts_plugin_lint.printable import one_line
 
 USER_AGENT = f"rollouts-plugin-lint/{__version__} (+https://github.com/rollouts-plugin-lint)"
 MAX_REDIRECTS = 10
-ERROR_BODY_BYTES = 64 * 1024
+# What an error body's verdict needs: its title, the API's message or its first words,
+# which error pages (GitHub's bare `Not Found`, S3 and GCS XML, JSON APIs, sign-in pages)
+# put in their first few hundred bytes. One disk block each: 2,000 failing locations kept
+# 126 MB of scratch at 64 KiB each.
+ERROR_BODY_BYTES = 4 * 1024
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -74,9 +80,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with our network backend in its connection pool (a direct pool,
     or a proxy's). httpx has no public hook for a backend; the pool's is swapped."""
 
-    def __init__(self, backend: GuardedBackend, **kwargs: object) -> None:
-        super().__init__(http1=True, http2=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, backend: GuardedBackend, proxy: httpx.URL | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(http1=True, http2=False, proxy=proxy, **kwargs)  # type: ignore[arg-type]
         self._pool._network_backend = backend
+        self.proxy = proxy
 
 
 def _proxy_mounts(
@@ -85,7 +94,8 @@ def _proxy_mounts(
     """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, as httpx reads them (it ignores them
     once a client has its own transport). A proxy is trusted infrastructure, often on a
     private address, so its own host is allowed; every hop's target is still checked by
-    `Downloader._check_host` before the request is sent through it."""
+    `Downloader._check_host` before the request is sent through it, and must resolve here:
+    the proxy could reach internal names this runner cannot even look up."""
     from httpx._utils import get_environment_proxies
 
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
@@ -108,12 +118,80 @@ def make_client(options: FetchOptions, jobs: int) -> httpx.AsyncClient:
         transport=_GuardedTransport(backend, limits=limits, trust_env=True),
         mounts=_proxy_mounts(options, limits),
         timeout=httpx.Timeout(options.timeout),
-        # Go's client asks for gzip only and decodes it; the controller saves the decoded
-        # bytes, so we do the same.
+        # Go's client asks for gzip only and decodes only that (see `_GzipBody`); httpx's
+        # own decoding is never used: the body is read raw.
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
         follow_redirects=False,
         trust_env=True,
     )
+
+
+# How much one call to the gzip decoder may produce: memory stays flat whatever a few
+# bytes of input inflate to.
+_INFLATE_STEP = 1024 * 1024
+
+
+class _GzipBody:
+    """The controller's decoding, done by hand and bounded. Go's transport decodes a body
+    only when it asked for gzip itself and the answer's Content-Encoding is exactly `gzip`,
+    case-insensitively (net/http/transport.go, go1.27.3: `rc.addedGzip &&
+    ascii.EqualFold(resp.Header.Get("Content-Encoding"), "gzip")`, unchanged since Go 1);
+    any other value, stacked codings included, is saved as it came. compress/gzip reads
+    concatenated members one after another, so this does too."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(wbits=31)
+        self._fed = False  # the current member has had input
+
+    def decode(self, data: bytes, room: int) -> Iterator[bytes]:
+        """The decoded bytes of `data`, in pieces; stops once more than `room` came out, so
+        no piece ever holds more than what --max-size still allows (plus one byte)."""
+        while data or self._fed:
+            self._fed = self._fed or bool(data)
+            step = max(min(room + 1, _INFLATE_STEP), 1)
+            piece = self._member.decompress(data, step)
+            if piece:
+                room -= len(piece)
+                yield piece
+                if room < 0:
+                    return
+            if self._member.eof:
+                data = self._member.unused_data
+                self._member = zlib.decompressobj(wbits=31)
+                self._fed = False
+                continue
+            data = self._member.unconsumed_tail
+            if not data and len(piece) < step:
+                return
+
+    def finish(self) -> None:
+        if self._fed:
+            raise zlib.error("the gzip stream ends before its last member does")
+
+
+def controller_decodes(headers: httpx.Headers) -> tuple[bool, str | None]:
+    """(decode as gzip, the coding left undecoded): what Go's client does with this answer."""
+    codings = headers.get_list("content-encoding")
+    first = codings[0].strip() if codings else ""
+    if first.lower() == "gzip":
+        return True, None
+    # The server chose these bytes: shown in a message, so made printable and short.
+    return False, one_line(", ".join(codings), 80) or None
+
+
+async def _decoded(
+    stream: httpx.Response, gzip: bool, room: Callable[[], int]
+) -> AsyncIterator[bytes]:
+    """The body as the controller writes it to disk: raw, or gunzipped, in bounded pieces."""
+    body = _GzipBody() if gzip else None
+    async for chunk in stream.aiter_raw():
+        if body is None:
+            yield chunk
+            continue
+        for piece in body.decode(chunk, room()):
+            yield piece
+    if body is not None:
+        body.finish()
 
 
 class _Failed(Exception):
@@ -200,7 +278,8 @@ class Downloader:
         current = url
         for hop in range(MAX_REDIRECTS + 1):
             parts = urlsplit(current)
-            await self._check_host(parts.hostname or "", parts.port or _default_port(parts.scheme))
+            port = parts.port or _default_port(parts.scheme)
+            await self._check_host(parts.hostname or "", port, self._proxy_for(current))
             try:
                 request = self.client.build_request("GET", current, headers=extra)
                 response = await self.client.send(request, stream=True)
@@ -239,15 +318,29 @@ class Downloader:
             )
         )
 
-    async def _check_host(self, host: str, port: int) -> None:
+    def _proxy_for(self, url: str) -> httpx.URL | None:
+        """The proxy this URL would be sent through (HTTP(S)_PROXY, NO_PROXY), if any."""
+        try:
+            transport = self.client._transport_for_url(httpx.URL(url))
+        except httpx.InvalidURL:
+            return None  # sending it fails and says so
+        return getattr(transport, "proxy", None)
+
+    async def _check_host(self, host: str, port: int, proxy: httpx.URL | None) -> None:
         """Refuse a hop before sending anything. The network backend checks again on the
-        address it connects to; this check also covers hops that go through a proxy."""
+        address it connects to; this check also covers hops that go through a proxy, where
+        a name must resolve here, to public addresses only: the proxy resolves it itself,
+        and could reach what this runner cannot check (metadata.google.internal)."""
         if self.options.allow_private or not host:
             return
         try:
             addresses = await self.options.resolver(host, port)
-        except OSError:
-            return  # the connect will fail and say so
+        except OSError as error:
+            if proxy is None:
+                return  # the connect resolves it again, fails and says so
+            raise _Failed(_unresolved_through_proxy(host, proxy, str(error))) from None
+        if not addresses and proxy is not None:
+            raise _Failed(_unresolved_through_proxy(host, proxy, "no addresses"))
         for address in addresses:
             if not is_public(address):
                 raise _Failed(_blocked(f"{host}", host, address))
@@ -265,15 +358,22 @@ class Downloader:
     async def _error_response(
         self, url: str, response: _Response, stream: httpx.Response
     ) -> Artifact:
-        """Keep the start of an error body: it often says what is wrong."""
-        target = self.scratch / hashlib.sha256(url.encode()).hexdigest()
+        """Keep the start of an error body: it often says what is wrong. The status is the
+        verdict; a body that cannot be saved (a full disk) only loses what it would add."""
+        target: Path | None = self.scratch / hashlib.sha256(url.encode()).hexdigest()
         written = 0
-        with target.open("wb") as out, contextlib.suppress(httpx.HTTPError):
-            async for chunk in stream.aiter_bytes():
-                out.write(chunk[: ERROR_BODY_BYTES - written])
-                written += len(chunk)
-                if written >= ERROR_BODY_BYTES:
-                    break
+        gzip, _ = controller_decodes(response.headers)
+        body = _decoded(stream, gzip, lambda: ERROR_BODY_BYTES - written)
+        async with contextlib.aclosing(body):
+            try:
+                with target.open("wb") as out, contextlib.suppress(httpx.HTTPError, zlib.error):
+                    async for chunk in body:
+                        out.write(chunk[: ERROR_BODY_BYTES - written])
+                        written += len(chunk)
+                        if written >= ERROR_BODY_BYTES:
+                            break
+            except OSError:
+                target, written = None, 0
         return Artifact(
             url,
             final_url=response.url,
@@ -291,26 +391,31 @@ class Downloader:
         spool = _Spool(self.cache, self.scratch / _temp_name(url))
         digest = hashlib.sha256()
         size = 0
-        total = int(declared) if declared and declared.isdigit() else None
+        gzip, undecoded = controller_decodes(response.headers)
+        # Go drops Content-Length when it decodes: the decoded size is not known.
+        total = int(declared) if declared and declared.isdigit() and not gzip else None
+        body = _decoded(stream, gzip, lambda: self.options.max_size - size)
         try:
             spool.open()
             try:
-                async for chunk in stream.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.options.max_size:
-                        raise _Failed(_too_large(url, size, declared=False))
-                    digest.update(chunk)
-                    spool.write(chunk)
-                    if self.progress is not None:
-                        self.progress(url, size, total)
+                async with contextlib.aclosing(body):
+                    async for chunk in body:
+                        size += len(chunk)
+                        if size > self.options.max_size:
+                            raise _Failed(_too_large(url, size, declared=False))
+                        digest.update(chunk)
+                        spool.write(chunk)
+                        if self.progress is not None:
+                            self.progress(url, size, total)
             except httpx.TransportError as error:
                 problem = _transport_problem(response.url, error, received=size)
                 raise _Failed(problem, retryable=True) from None
-            except httpx.DecodingError as error:
+            except zlib.error as error:
                 raise _Failed(
                     FetchProblem(
                         "unreachable",
-                        f"the body does not decode as its Content-Encoding says: {error}",
+                        "the body does not decode as its Content-Encoding (gzip) says "
+                        f"({error}); the controller's download fails the same way",
                     )
                 ) from None
             sha256 = digest.hexdigest()
@@ -337,6 +442,7 @@ class Downloader:
             path=path,
             content_type=response.headers.get("content-type"),
             requests=response.requests,
+            undecoded_encoding=undecoded,
         )
 
 
@@ -499,6 +605,17 @@ def _blocked(url: str, host: str, address: str) -> FetchProblem:
         f"not fetched: {host} resolves to {address}, {describe(address)}; pull-request "
         "authors choose these URLs and CI runners can reach internal services",
         "for an internal mirror, run with --allow-private-addresses",
+    )
+
+
+def _unresolved_through_proxy(host: str, proxy: httpx.URL, why: str) -> FetchProblem:
+    return FetchProblem(
+        "blocked-address",
+        f"not fetched: {host} does not resolve here ({one_line(why, 100)}), and the request "
+        f"would go through the proxy {proxy.host}:{proxy.port or _default_port(proxy.scheme)}, "
+        "which could reach internal names that cannot be checked from here",
+        "if this runner resolves public names only through its proxy, run with "
+        "--allow-private-addresses",
     )
 
 

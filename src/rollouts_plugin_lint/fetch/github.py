@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -37,11 +37,30 @@ def release_url_parts(url: str, server_hosts: set[str]) -> tuple[str, str, str] 
     return f"{match['owner']}/{match['repo']}", match["tag"], match["asset"]
 
 
+# GitHub API requests one run may make, whatever the pull request names: each failing
+# release URL could cost up to three (listing, tag, repository), and a hint is not worth
+# spending the token's rate limit on a hundred repositories.
+MAX_API_REQUESTS = 30
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
 class ReleaseOracle:
-    """Looks up releases through the API with one shared client; one listing per repo."""
+    """Looks up releases through the API with one shared client: one listing per repository,
+    one answer per tag and per repository, at most MAX_API_REQUESTS requests in all. The
+    token goes only with lookups about the workflow's own owner (`token_owner`, from
+    GITHUB_REPOSITORY): a pull request names any `owner/repo` it likes, and the token's
+    access to private repositories must not answer for it."""
 
     def __init__(
-        self, client: httpx.AsyncClient, api_url: str, token: str | None, timeout: float
+        self,
+        client: httpx.AsyncClient,
+        api_url: str,
+        token: str | None,
+        timeout: float,
+        token_owner: str | None = None,
     ) -> None:
         self.client = client
         self.api_url = api_url.rstrip("/")
@@ -49,32 +68,38 @@ class ReleaseOracle:
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         }
-        if token and urlsplit(self.api_url).scheme == "https":
-            self.headers["Authorization"] = f"Bearer {token}"
+        self._authorization: str | None = None
+        if token and token_owner and urlsplit(self.api_url).scheme == "https":
+            self._authorization = f"Bearer {token}"
+        self._token_owner = (token_owner or "").lower()
         self.timeout = timeout
-        self._listings: dict[str, asyncio.Task[list[dict[str, Any]] | None]] = {}
+        self._answers: dict[str, asyncio.Task[Any]] = {}
         self.requests = 0
+        self.budget = MAX_API_REQUESTS
 
     async def lookup(self, repo: str, tag: str, asset: str) -> ReleaseLookup | None:
         try:
             return await self._lookup(repo, tag, asset)
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, OSError):
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, OSError, _OutOfBudget):
             return None
         except Exception:  # the address guard, for one: a hint is never worth a failure
             return None
 
     async def _lookup(self, repo: str, tag: str, asset: str) -> ReleaseLookup | None:
-        if repo not in self._listings:
-            self._listings[repo] = asyncio.ensure_future(self._list_releases(repo))
-        releases = await self._listings[repo]
-        if releases is None:
-            exists = await self._repo_exists(repo)
+        listing = await self._once(f"list {repo}", self._list_releases(repo))
+        if listing is None:
+            exists = await self._once(f"repo {repo}", self._repo_exists(repo))
             if exists is None:
                 return None
             return ReleaseLookup(repo, tag, asset, repo_exists=exists)
+        releases, complete = listing
         by_tag = {str(r.get("tag_name")): r for r in releases if isinstance(r, Mapping)}
         for candidate in _tag_variants(tag):
-            release = by_tag.get(candidate) or await self._release_by_tag(repo, candidate)
+            release = by_tag.get(candidate)
+            if release is None and not complete:  # an older release than the first page
+                release = await self._once(
+                    f"tag {repo} {candidate}", self._release_by_tag(repo, candidate)
+                )
             if release is not None:
                 names = tuple(
                     str(a.get("name")) for a in release.get("assets", []) if isinstance(a, Mapping)
@@ -87,28 +112,44 @@ class ReleaseOracle:
         )[:5]
         return ReleaseLookup(repo, tag, asset, True, None, (), recent)
 
-    async def _get(self, path: str) -> httpx.Response:
-        self.requests += 1
-        return await self.client.get(
-            f"{self.api_url}{path}", headers=self.headers, timeout=self.timeout
-        )
+    async def _once(self, key: str, question: Coroutine[Any, Any, Any]) -> Any:
+        """Every question is asked once per run; later askers share the answer."""
+        if key in self._answers:
+            question.close()
+        else:
+            self._answers[key] = asyncio.ensure_future(question)
+        return await self._answers[key]
 
-    async def _list_releases(self, repo: str) -> list[dict[str, Any]] | None:
-        response = await self._get(f"/repos/{_quoted(repo)}/releases?per_page={_PAGE}")
+    async def _get(self, path: str, repo: str) -> httpx.Response:
+        if self.requests >= self.budget:
+            raise _OutOfBudget
+        self.requests += 1
+        headers = dict(self.headers)
+        if self._authorization and repo.partition("/")[0].lower() == self._token_owner:
+            headers["Authorization"] = self._authorization
+        return await self.client.get(f"{self.api_url}{path}", headers=headers, timeout=self.timeout)
+
+    async def _list_releases(self, repo: str) -> tuple[list[dict[str, Any]], bool] | None:
+        """The newest releases, and whether they are all of them (one page, no `next`)."""
+        response = await self._get(f"/repos/{_quoted(repo)}/releases?per_page={_PAGE}", repo)
         if response.status_code != 200:
             return None
         data = response.json()
-        return data if isinstance(data, list) else None
+        if not isinstance(data, list):
+            return None
+        complete = len(data) < _PAGE and "next" not in response.links
+        return data, complete
 
     async def _release_by_tag(self, repo: str, tag: str) -> dict[str, Any] | None:
-        response = await self._get(f"/repos/{_quoted(repo)}/releases/tags/{quote(tag, safe='')}")
+        path = f"/repos/{_quoted(repo)}/releases/tags/{quote(tag, safe='')}"
+        response = await self._get(path, repo)
         if response.status_code != 200:
             return None
         data = response.json()
         return data if isinstance(data, dict) else None
 
     async def _repo_exists(self, repo: str) -> bool | None:
-        response = await self._get(f"/repos/{_quoted(repo)}")
+        response = await self._get(f"/repos/{_quoted(repo)}", repo)
         if response.status_code in (200, 301):
             return True
         if response.status_code == 404:

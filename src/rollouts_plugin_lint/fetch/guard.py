@@ -27,20 +27,86 @@ class BlockedAddress(Exception):
         self.address = address
 
 
+# IPv6 ranges that carry an IPv4 address, and where (RFC 6052, 6145, 3056, 4380, 4291).
+# A packet to one of them ends at that IPv4 address (through a NAT64 or SIIT translator,
+# a 6to4 relay, a Teredo relay, or Linux's sit0 tunnel), so the IPv4 address is judged.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SIIT = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+# Ranges that Python's `is_global` (3.10-3.12) still counts as global, but that are
+# deprecated, local-use or never routed on the internet.
+_REFUSED_V6 = (
+    (ipaddress.IPv6Network("::/96"), "an IPv4-compatible address (deprecated, RFC 4291)"),
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "a local-use NAT64 address (RFC 8215)"),
+    (ipaddress.IPv6Network("fec0::/10"), "a site-local address (deprecated, RFC 3879)"),
+    (ipaddress.IPv6Network("3ffe::/16"), "a 6bone address (returned, RFC 3701)"),
+    (ipaddress.IPv6Network("3fff::/20"), "a documentation address (RFC 9637)"),
+    (ipaddress.IPv6Network("5f00::/16"), "an SRv6 segment identifier (RFC 9602)"),
+    (ipaddress.IPv6Network("2001:10::/28"), "an ORCHID address (deprecated, RFC 5156)"),
+)
+_REFUSED_V4 = (
+    (ipaddress.IPv4Network("192.88.99.0/24"), "a 6to4 relay address (deprecated, RFC 7526)"),
+)
+
+
+def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address.split("%", 1)[0])
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """(the form, the IPv4 address) an IPv6 address carries, if any."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.ipv4_mapped is not None:
+        return "an IPv4-mapped address", ip.ipv4_mapped
+    if ip in _SIIT:
+        return "an IPv4-translated (SIIT) address", low32
+    if ip in _NAT64:
+        return "a NAT64 address", low32
+    if ip in _COMPATIBLE and int(ip) > 1:  # :: and ::1 are themselves
+        return "an IPv4-compatible address", low32
+    if ip.sixtofour is not None:
+        return "a 6to4 address", ip.sixtofour
+    if ip.teredo is not None:
+        return "a Teredo address", ip.teredo[1]
+    return None
+
+
+def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return next((name for network, name in _REFUSED_V4 if ip in network), None)
+    return next((name for network, name in _REFUSED_V6 if ip in network and int(ip) > 1), None)
+
+
 def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    ip = _parse(address)
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if _refused(ip) is not None:
+            return False
+        embedded = _embedded_ipv4(ip)
         if embedded is not None:
-            ip = embedded
-    return ip.is_global and not ip.is_multicast
+            ip = embedded[1]
+    return ip.is_global and not ip.is_multicast and _refused(ip) is None
 
 
 def describe(address: str) -> str:
     """Which kind of non-public address this is, for the message."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    ip = _parse(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        refused = _refused(ip)
+        if embedded is not None:
+            form, inner = embedded
+            return f"{refused or form} of {inner}, {_kind(inner)}"
+        if refused is not None:
+            return refused
+    return _kind(ip)
+
+
+def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    refused = _refused(ip)
+    if refused is not None:
+        return refused
     if str(ip) == "169.254.169.254" or str(ip) == "fd00:ec2::254":
         return "the cloud metadata service"
     for name, test in (
@@ -52,7 +118,7 @@ def describe(address: str) -> str:
     ):
         if test:
             return f"a {name} address"
-    return "a non-public address"
+    return "a non-public address" if not ip.is_global else "a public address"
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
