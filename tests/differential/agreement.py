@@ -88,7 +88,8 @@ class Verdict:
 def go_verdict(answer: dict[str, Any]) -> Verdict:
     if answer["error"] is not None:
         return Verdict(answer["error"])
-    return Verdict(None, tuple(_canonical(_without_type(item)) for item in answer.get("items") or ()))
+    items = answer.get("items") or ()
+    return Verdict(None, tuple(_canonical(_without_type(item)) for item in items))
 
 
 def _without_type(item: dict[str, Any]) -> dict[str, Any]:

@@ -118,8 +118,7 @@ def _keys() -> Iterator[str]:
     for spelling in ("secretRef", "SecretRef", "secretref", "ſecretRef"):
         for inner in ("name", "Name", "NAME"):
             yield (
-                f"- name: a/b\n  location: {LOC}\n  headersFrom:\n"
-                f"  - {spelling}: {{{inner}: s}}\n"
+                f"- name: a/b\n  location: {LOC}\n  headersFrom:\n  - {spelling}: {{{inner}: s}}\n"
             )
     yield f"- name: a/b\n  location: {LOC}\n  headersFrom:\n  - {{secretRef: {{name: s}}, SecretRef: {{name: t}}}}\n"  # noqa: E501
     yield f"- name: a/b\n  location: {LOC}\n  headersFrom:\n  - {{secretRef: {{name: s}}, SecretRef: ~}}\n"  # noqa: E501
@@ -147,8 +146,8 @@ def _whitespace() -> Iterator[str]:
 
 def _directives() -> Iterator[str]:
     body = f"- name: a/b\n  location: {LOC}\n"
-    for directive in ("%YAML 1.2", "%YAML 1.1", "%YAML 1.0", "%YAML 2.0", "%FOO bar",
-                      "%TAG !e! tag:example.com,2000:", "%TAG ! tag:example.com,2000:"):  # fmt: skip
+    tags = ("%TAG !e! tag:example.com,2000:", "%TAG ! tag:example.com,2000:")
+    for directive in ("%YAML 1.2", "%YAML 1.1", "%YAML 1.0", "%YAML 2.0", "%FOO bar", *tags):
         yield f"{directive}\n---\n{body}"
     yield f"%YAML 1.1\n%YAML 1.1\n---\n{body}"
     yield f"%TAG !e! tag:example.com,2000:\n---\n- name: !e!x a/b\n  location: {LOC}\n"
@@ -160,13 +159,19 @@ def _directives() -> Iterator[str]:
 def _nulls() -> Iterator[str]:
     for args in ("[~]", "[null, a]", "[a, ~]", "[]", "~", "[[a]]", "[{a: 1}]", "a", "{}"):
         yield f"- name: a/b\n  location: {LOC}\n  args: {args}\n"
-    for headers in ("[~]", "[{secretRef: ~}]", "[{secretRef: {name: ~}}]", "[{secretRef: {name: 5}}]",
-                    "[{secretRef: {name: [x]}}]", "[a]", "{}", "[{secretRef: a}]", "~", "[]",
-                    "[{secretRef: {}}]", "[{secretRef: {name: s, key: k}}]"):  # fmt: skip
+    for headers in ("[~]", "[{secretRef: ~}]", "[{secretRef: {name: ~}}]",
+                    "[{secretRef: {name: 5}}]", "[{secretRef: {name: [x]}}]", "[a]", "{}",
+                    "[{secretRef: a}]", "~", "[]", "[{secretRef: {}}]",
+                    "[{secretRef: {name: s, key: k}}]"):  # fmt: skip
         yield f"- name: a/b\n  location: {LOC}\n  headersFrom: {headers}\n"
     for value in ("~", "[a]", "{a: 1}", "", "''"):
         for field in ("name", "location", "sha256", "disabled"):
             yield f"- name: a/b\n  location: {LOC}\n  {field}: {value}\n"
+    yield f"- ~\n- name: a/b\n  location: {LOC}\n"
+    yield f"- name: a/b\n  location: {LOC}\n  Name: [x]\n"
+    yield f"- name: a/b\n  location: {LOC}\n  type: [x]\n"
+    yield f"- name: a/b\n  location: {LOC}\n  ? [k]\n  : v\n"
+    yield f"- name: a/b\n  \ufefflocation: {LOC}\n"
     yield "~\n"
     yield ""
     yield "[]\n"
@@ -181,7 +186,7 @@ def _json() -> Iterator[str]:
     yield f'[{{"name": "a/b", "location": "{LOC}", "name": "c/d"}}]'
     yield f'[{{"name": "a/b", "location": "{LOC}", "Name": "c/d"}}]'
     yield f'[{{"name": "a\\u002fb", "location": "{LOC}"}}]'
-    yield f'[{{"name": "a/b", "location": "file:\\/\\/\\/x"}}]'
+    yield '[{"name": "a/b", "location": "file:\\/\\/\\/x"}]'
     yield f'[{{"name": "a/b", "location": "{LOC}", "disabled": "true"}}]'
     yield f'[{{"name": "a/b", "location": "{LOC}", "args": ["a", null, 1]}}]'
     yield f'[{{"name":"a/b","location":"{LOC}"}}]'

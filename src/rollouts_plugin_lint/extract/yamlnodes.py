@@ -24,7 +24,7 @@ from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import ScalarEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
 __all__ = [
@@ -128,6 +128,13 @@ class _V2Scanner(Scanner):
         return chunks
 
 
+class _V2Reader(Reader):
+    """Counts NEL, LS and PS as line breaks, as YAML 1.1 and yaml.v2 (is_break) do; ruamel's
+    default reader counts only CR and LF, so the indentation after them came out wrong."""
+
+    forward = Reader.forward_1_1
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -167,6 +174,7 @@ def compose_documents(text: str) -> Iterator[Node]:
     yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _BoundedComposer
     yaml.Scanner = _V2Scanner
+    yaml.Reader = _V2Reader
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
