@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from rollouts_plugin_lint.checks.schema import check_schema
 from rollouts_plugin_lint.extract import extract_text
@@ -189,3 +190,22 @@ def compare(cases: list[Case], answers: dict[str, dict[str, Any]]) -> Tally:
         else:
             tally.disagreements.append((case, theirs, ours))
     return tally
+
+
+def go_url_verdict(answer: dict[str, Any]) -> tuple[bool, tuple[str, ...]]:
+    """Refused or not, and (scheme, host, path, opaque) of what was parsed."""
+    if answer["error"] is not None:
+        return True, ()
+    url = answer["url"]
+    return False, (url["scheme"], url["host"], url["path"], url["opaque"])
+
+
+def our_url_verdict(raw: str) -> tuple[bool, tuple[str, ...]]:
+    from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
+
+    try:
+        location = parse_request_uri(raw)
+    except LocationError:
+        return True, ()
+    # Go keeps the host unescaped; we keep it as written.
+    return False, (location.scheme, unquote(location.host), location.path, location.opaque)

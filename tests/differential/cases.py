@@ -225,3 +225,28 @@ def _plugin_strings(root: Node) -> Iterator[str]:
                 stack.append(value)
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)
+
+
+LOCATIONS = (
+    "", " https://h/x", "https://h/x ", "https://h/x\n", "\thttps://h/x", "https://h/\tx",
+    ":foo", "plugin-bin/x", "/abs/path", "file:x", "file://./x", "file:///abs/x", "file://",
+    "file:///", "file:///tmp", "file://localhost/x", "HTTPS://GitHub.com/o/r",
+    "https://u:p@h:8443/a%20b?x=1", "https://h:port/x", "https://h:/x", "https://h:70000/x",
+    "https://h:99999999999999999999/x", "https://a b/x", "https://h/%zz", "https://h/%4",
+    "https://ex%41mple.com/x", "https://ex%C3%A9.com/x", "https://ex%25.com/x",
+    "https://ex%zz.com/x", "https://ex%7F.com/x", "https://[::1]:80/x", "https://[::1]/x",
+    "https://[1.2.3.4]/x", "https://[::ffff:1.2.3.4]/x", "https://[fe80::1%25en0]/x",
+    "https://[fe80::1%25%65n0]/x", "https://[foo]/x", "https://[::1/x", "https://[::1]x/x",
+    "https://a[b]/x", "https://h/x#frag", "https://h/x?q#f", "https://h/x?", "https://h?x",
+    "https://user@h/x", "https://us er@h/x", "https://u:p:q@h/x", "https://@h/x", "https:///x",
+    "http://h/x", "ftp://h/x", "https:x", "https:/x", "//h/x", "h/x", "https://h/é",
+    "https://hé/x", "https://h/x\x7f", "https://h<>/x", "https://h\"/x", "https://h{}/x",
+    "https://h|/x", "https://h\\/x", "https://h:8a/x", "https://a:b:80/x", "*", "https://*/x",
+    "1https://h/x", "a+b-c.d://h/x", "https://h/a%2Fb", "https://h/%00",
+)  # fmt: skip
+
+
+def locations() -> Iterator[tuple[str, str]]:
+    """(family, location) pairs for url.ParseRequestURI."""
+    for location in LOCATIONS:
+        yield "url", location

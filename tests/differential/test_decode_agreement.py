@@ -74,3 +74,37 @@ def test_the_corpus_is_part_of_it() -> None:
     if not cases.CORPUS.is_dir():
         pytest.skip(f"no corpus at {cases.CORPUS}")
     assert len(list(cases.corpus())) >= 20
+
+
+# Where the Go that built the decoder is older than the controller's (Go 1.24.9 for
+# v1.9.1): the fix for CVE-2025-47912 (Go 1.24.8) refuses brackets around anything but an
+# IPv6 address, and a `[` anywhere else in the host. Debian's Go 1.19 accepts these.
+BRACKET_FIX = {
+    "https://[1.2.3.4]/x",
+    "https://[foo]/x",
+    "https://a[b]/x",
+}
+
+
+def _older_than_the_fix(version: str) -> bool:
+    numbers = tuple(
+        int(part) for part in version.removeprefix("go").split(".")[:3] if part.isdigit()
+    )
+    return numbers < (1, 24, 8) or numbers[:2] == (1, 23)
+
+
+def test_locations_parse_as_go_parses_them(decoder: Path) -> None:
+    locations = list(cases.locations())
+    answers = agreement.run_go(
+        decoder,
+        [{"id": str(i), "mode": "url", "data": raw} for i, (_, raw) in enumerate(locations)],
+    )
+    differing = []
+    for index, (_, raw) in enumerate(locations):
+        answer = answers[str(index)]
+        if raw in BRACKET_FIX and _older_than_the_fix(answer["go"]):
+            continue
+        theirs, ours = agreement.go_url_verdict(answer), agreement.our_url_verdict(raw)
+        if theirs != ours:
+            differing.append(f"{raw!r}: go {answer['error'] or theirs} / our {ours}")
+    assert not differing, "\n".join(differing)

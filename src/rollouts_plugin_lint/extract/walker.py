@@ -443,6 +443,7 @@ class Walker:
         key_spans: dict[tuple[str | int, ...], Span] = {}
         budget = [MAX_NODES_PER_ENTRY]
         chosen, shadowed = _go_fields(_pairs(item), FIELDS)
+        shadowed += _repeated_keys(item)
         name_node = chosen["name"][2] if "name" in chosen else None
         plugin = scalar_value(name_node) if isinstance(name_node, ScalarNode) else None
         plugin = plugin if isinstance(plugin, str) else None
@@ -459,11 +460,12 @@ class Walker:
                     kind=place.kind,
                 )
         for field_name, (used_key, lost_key) in shadowed:
+            first, second = sorted((used_key, lost_key), key=lambda k: k.start_mark.index)
             self._finding(
                 "schema",
-                locator.span(lost_key),
-                f"`{field_name}` is set twice; the controller uses the one on line "
-                f"{locator.span(used_key).line} and ignores this one",
+                locator.span(second),
+                f"`{field_name}` is set twice (first on line {locator.span(first).line}); "
+                f"the controller uses the one on line {locator.span(used_key).line}",
                 severity=Severity.WARNING,
                 plugin=plugin,
                 kind=place.kind,
@@ -548,6 +550,21 @@ def _pairs(mapping: MappingNode) -> list[tuple[str, Node, Node]]:
     _apply(mapping, result, {id(mapping)})
     ordered = sorted(result.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
     return [(written, key, value) for written, (key, value) in ordered]
+
+
+def _repeated_keys(mapping: MappingNode) -> list[tuple[str, tuple[Node, Node]]]:
+    """Keys written twice in one mapping: yaml.v2 keeps the last, as (key, (used, lost))."""
+    last: dict[str, Node] = {}
+    repeated = []
+    for key, _ in reversed(mapping.value):
+        written = key_text(key)
+        if written is None or is_merge_key(key):
+            continue
+        if written in last:
+            repeated.append((_CANONICAL.get(_go_fold(written), written), (last[written], key)))
+        else:
+            last[written] = key
+    return repeated
 
 
 def _apply(mapping: MappingNode, into: dict[str, tuple[Node, Node]], active: set[int]) -> None:
