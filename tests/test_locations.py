@@ -107,3 +107,77 @@ def test_github_pages_and_moving_targets() -> None:
     assert (
         unpinned_reason(parse_request_uri("https://github.com/o/r/releases/download/v1/x")) is None
     )
+
+
+# Go 1.24.9 (argo-rollouts v1.9.1's go.mod) on hosts: %-escapes only for bytes >= 0x80,
+# brackets only around an IPv6 address (the CVE-2025-47912 fix of Go 1.24.8). Checked
+# against Go by tests/differential.
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("https://ex%41mple.com/x", 'invalid URL escape "%41"'),
+        ("https://ex%7F.com/x", 'invalid URL escape "%7F"'),
+        ("https://ex%zz.com/x", 'invalid URL escape "%zz"'),
+        ("https://[1.2.3.4]/x", "invalid IP-literal"),
+        ("https://a[b]/x", "invalid IP-literal"),
+        ("https://[foo]/x", 'invalid host: ParseAddr("foo"): unable to parse IP'),
+    ],
+)
+def test_go_1_24_refuses_these_hosts(raw: str, message: str) -> None:
+    with pytest.raises(LocationError) as error:
+        parse_request_uri(raw)
+    assert str(error.value) == message
+
+
+def test_the_request_target_star_parses_as_in_go() -> None:
+    location = parse_request_uri("*")
+    assert (location.scheme, location.host, location.path) == ("", "", "*")
+
+
+def test_messages_quote_as_go_does() -> None:
+    from rollouts_plugin_lint.checks.locations import go_quote
+
+    assert go_quote("\thttps://h/x\n") == '"\\thttps://h/x\\n"'
+    assert go_quote("a\x00\x7f\u200bé") == '"a\\x00\\x7f\\u200bé"'
+
+
+def test_a_port_above_65535_fails_when_the_controller_dials() -> None:
+    from rollouts_plugin_lint.checks.locations import dial_problem
+
+    assert dial_problem(parse_request_uri("https://h:70000/x")) == (
+        "dial tcp: address 70000: invalid port"
+    )
+    assert dial_problem(parse_request_uri("https://h:000443/x")) is None
+    assert dial_problem(parse_request_uri("https://[::1]:65536/x")) is not None
+    assert dial_problem(parse_request_uri("https://h:99999999999999999999/x")) is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "namespaces", "directory"),
+    [("file://", set(), True), ("file:///", set(), True), ("file:///tmp", set(), True),
+     ("file:///home/argo-rollouts/plugin-bin/acme", {"acme"}, True),
+     ("file:///home/argo-rollouts/plugin-bin", set(), True),
+     ("file:///home/argo-rollouts/plugin-bin/acme", set(), False),
+     ("file:///plugins/p", set(), False)],
+)  # fmt: skip
+def test_a_file_location_that_is_a_directory_fails_to_copy(
+    raw: str, namespaces: set[str], directory: bool
+) -> None:
+    from rollouts_plugin_lint.checks.locations import copy_source_problem
+
+    source = resolve_file_location(parse_request_uri(raw))
+    assert source is not None
+    problem = copy_source_problem(source, namespaces)
+    assert (problem == f"{source} is not a regular file") if directory else problem is None
+
+
+def test_the_downloader_rules_for_file_locations_and_digests() -> None:
+    from rollouts_plugin_lint.checks.locations import (
+        downloader_ignores_headers,
+        sha256_length_problem,
+    )
+
+    assert downloader_ignores_headers(parse_request_uri("file:///plugins/p"))
+    assert not downloader_ignores_headers(parse_request_uri("https://h/p"))
+    assert sha256_length_problem("a" * 64 + "\n") is not None
+    assert sha256_length_problem("a" * 64) is None

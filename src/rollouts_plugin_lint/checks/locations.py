@@ -4,6 +4,7 @@ its platform. Pure functions over strings."""
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def parse_request_uri(raw: str) -> Location:
         raise LocationError("net/url: invalid control character in URL")
     if raw == "":
         raise LocationError("empty url")
+    if raw == "*":  # url.parse's special case for the request target `*`
+        return Location("", None, "", "*", "*", "", "")
     scheme, rest = "", raw
     head = _SCHEME_CHARS.match(raw)
     if raw.startswith(":"):
@@ -81,26 +84,144 @@ def parse_request_uri(raw: str) -> Location:
 
 
 def _check_host(host: str) -> None:
-    if host.startswith("["):
-        end = host.find("]")
+    """Go's parseHost as the controller's Go 1.24 has it: go.mod of argo-rollouts v1.9.1
+    says go 1.24.9, which carries the fix for CVE-2025-47912 (Go 1.24.8): only an IPv6
+    address may be bracketed. Read from net/url/url.go of Go 1.27.3, whose bracket code is
+    that fix; its later strict-colon rule for http(s) hosts (go.dev/issue/75223) is left out."""
+    bracket = host.rfind("[")
+    if bracket > 0:
+        raise LocationError("invalid IP-literal")
+    if bracket == 0:
+        end = host.rfind("]")
         if end < 0:
             raise LocationError("missing ']' in host")
         port = host[end + 1 :]
         if port and not _PORT.fullmatch(port):
             raise LocationError(f"invalid port {go_quote(port)} after host")
+        _unescape_host(port)
+        inside = host[1:end]
+        zone = inside.find("%25")
+        if zone >= 0:
+            address = _unescape_host(inside[:zone]) + _unescape_host(inside[zone:], zone=True)
+        else:
+            address = _unescape_host(inside)
+        _check_ipv6(address)
         return
-    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-    if colon and not port.isdigit() and port != "":
-        raise LocationError(f"invalid port {go_quote(':' + port)} after host")
-    for c in name:
-        if c.isascii() and not _HOST_OK.fullmatch(c):
-            raise LocationError(f"invalid character {go_quote(c)} in host name")
+    colon = host.rfind(":")
+    if colon >= 0 and not _PORT.fullmatch(host[colon:]):
+        raise LocationError(f"invalid port {go_quote(host[colon:])} after host")
+    _unescape_host(host)
+
+
+def _unescape_host(text: str, zone: bool = False) -> str:
+    """net/url's unescape in host (or zone) mode: a host may %-encode only bytes >= 0x80
+    (and `%25`); a zone anything but characters a host cannot hold."""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "%":
+            code = text[index + 1 : index + 3]
+            if len(code) < 2 or not all(c in _HEX for c in code):
+                raise LocationError(f"invalid URL escape {go_quote(text[index : index + 3])}")
+            escape = text[index : index + 3]
+            byte = int(code, 16)
+            ascii_char = chr(byte)
+            if escape != "%25" and (
+                (not zone and byte < 0x80)
+                or (zone and byte < 0x80 and ascii_char != " " and not _host_allows(ascii_char))
+            ):
+                raise LocationError(f"invalid URL escape {go_quote(escape)}")
+            index += 3
+            continue
+        if char.isascii() and not _host_allows(char):
+            raise LocationError(f"invalid character {go_quote(char)} in host name")
+        index += 1
+    return unquote(text)
+
+
+def _host_allows(char: str) -> bool:
+    return char != "%" and _HOST_OK.fullmatch(char) is not None
+
+
+def _check_ipv6(address: str) -> None:
+    """netip.ParseAddr, then the rule that a bracketed IPv4 address is refused."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        reason = "unable to parse IP" if ":" not in address else "not a valid IPv6 address"
+        raise LocationError(f"invalid host: ParseAddr({go_quote(address)}): {reason}") from None
+    if parsed.version == 4:
+        raise LocationError("invalid IP-literal")
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\", '"': '\\"'}  # fmt: skip
 
 
 def go_quote(text: str) -> str:
-    """Go's strconv.Quote, which the controller's error messages use."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped) + '"'
+    """Go's strconv.Quote, which the controller's error messages use: named escapes for
+    \\t, \\n and the like, \\x for other ASCII controls, \\u or \\U for other characters that
+    are not printable."""
+    quoted = []
+    for char in text:
+        code = ord(char)
+        if char in _GO_ESCAPES:
+            quoted.append(_GO_ESCAPES[char])
+        elif 0xD800 <= code <= 0xDFFF:
+            quoted.append("\\ufffd")  # not valid UTF-8: Go prints the replacement
+        elif char.isprintable():
+            quoted.append(char)
+        elif code < 0x80:
+            quoted.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            quoted.append(f"\\u{code:04x}")
+        else:
+            quoted.append(f"\\U{code:08x}")
+    return '"' + "".join(quoted) + '"'
+
+
+def dial_problem(location: Location) -> str | None:
+    """What Go's dialer says of a port url.ParseRequestURI accepts but no socket can have
+    (net.Dial: `address 70000: invalid port`), for http(s) locations."""
+    if location.scheme not in ("http", "https"):
+        return None
+    host = location.host
+    after_address = host[host.rfind("]") + 1 :] if host.startswith("[") else host
+    colon = after_address.rfind(":")
+    digits = after_address[colon + 1 :] if colon >= 0 else ""
+    significant = digits.lstrip("0")
+    if digits and (len(significant) > 5 or int(significant or "0") > 65535):
+        return f"dial tcp: address {digits}: invalid port"
+    return None
+
+
+# Directories of the controller's image and those the downloader creates before copying a
+# `file://` plugin (os.MkdirAll of plugin-bin/<namespace> for this and earlier entries).
+_IMAGE_DIRECTORIES = frozenset({"/", "/home", CONTROLLER_HOME, "/tmp", PLUGIN_BIN})
+
+
+def copy_source_problem(source: str, namespaces: set[str]) -> str | None:
+    """Why copyFile fails for a `file://` source that is a directory here: `/`, the working
+    directory (`file://`), `/tmp`, plugin-bin, or a plugin-bin/<namespace> folder the
+    downloader made for this or an earlier entry (utils/plugin/downloader.go, v1.9.1)."""
+    made = {f"{PLUGIN_BIN}/{namespace}" for namespace in namespaces}
+    if source in _IMAGE_DIRECTORIES or source in made:
+        return f"{source} is not a regular file"
+    return None
+
+
+def downloader_ignores_headers(location: Location) -> bool:
+    """headersFrom is read only in the downloader's http(s) branch."""
+    return location.scheme == "file"
+
+
+def sha256_length_problem(sha256: str) -> str | None:
+    """checkShaOfPlugin compares only a 64-character digest correctly: `sha256: |` keeps
+    the line break and makes 65 characters, which can never match."""
+    if sha256 and len(sha256) != 64:
+        return f"the sha256 has {len(sha256)} characters (a digest has 64), so it never matches"
+    return None
 
 
 def resolve_file_location(location: Location) -> str | None:

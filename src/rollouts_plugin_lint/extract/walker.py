@@ -24,6 +24,7 @@ from rollouts_plugin_lint.extract.yamlnodes import (
     TooManyNodes,
     YamlProblem,
     compose_documents,
+    is_merge_key,
     key_text,
     scalar_value,
     to_value,
@@ -47,9 +48,26 @@ from rollouts_plugin_lint.versions import (
     show,
 )
 
-# The fields of the controller's PluginItem; Go's JSON decoder matches them without case.
+# The fields of the controller's PluginItem (utils/plugin/types/types.go at v1.9.1) by
+# JSON name, and those of its nested structs. `Type` has no tag and is overwritten from the
+# list the entry is in, so it is left to the schema's unknown-field explanation.
 FIELDS = ("name", "location", "sha256", "disabled", "args", "headersFrom")
-_CANONICAL = {name.lower(): name for name in FIELDS}
+_NESTED_FIELDS: dict[str, tuple[str, ...]] = {"headersFrom": ("secretRef",), "secretRef": ("name",)}
+# Fields a JSON null sets to nil; into any other field a null leaves the value as it was.
+_SLICE_FIELDS = {"args", "headersFrom"}
+
+
+def _go_fold(name: str) -> str:
+    """encoding/json's folded form of a key (foldName: simple Unicode case folding). The
+    only non-ASCII letters that fold onto the ASCII of field names are U+017F (s) and the
+    Kelvin sign U+212A (k)."""
+    return "".join(
+        "S" if c == "\u017f" else "K" if c == "\u212a" else c.upper() if c.isascii() else c
+        for c in name
+    )
+
+
+_CANONICAL = {_go_fold(name): name for name in FIELDS}
 
 # Strings under these keys are YAML documents in their own right: a syntax error in them
 # is reported, where an arbitrary string that merely mentions a plugin key is left alone.
@@ -423,15 +441,15 @@ class Walker:
         value: dict[str, object] = {}
         spans: dict[tuple[str | int, ...], Span] = {(): locator.head_span(item)}
         key_spans: dict[tuple[str | int, ...], Span] = {}
-        keys_seen: dict[str, Node] = {}
         budget = [MAX_NODES_PER_ENTRY]
-        name_node = next((v for k, v in _pairs(item) if key_text(k) == "name"), None)
+        chosen, shadowed = _go_fields(_pairs(item), FIELDS)
+        shadowed += _repeated_keys(item)
+        name_node = chosen["name"][2] if "name" in chosen else None
         plugin = scalar_value(name_node) if isinstance(name_node, ScalarNode) else None
         plugin = plugin if isinstance(plugin, str) else None
-        for key, node in _pairs(item):
-            written = key_text(key) or "<complex key>"
-            field_name = _CANONICAL.get(written.lower(), written)
-            if field_name != written:
+        for written, key, _ in _pairs(item):
+            field_name = _CANONICAL.get(_go_fold(written), written)
+            if field_name != written and field_name in FIELDS:
                 self._finding(
                     "unknown-field",
                     locator.span(key),
@@ -441,19 +459,22 @@ class Walker:
                     plugin=plugin,
                     kind=place.kind,
                 )
-            if field_name in keys_seen:
-                first = locator.span(keys_seen[field_name])
-                self._finding(
-                    "schema",
-                    locator.span(key),
-                    f"`{field_name}` is set twice (first on line {first.line}); the "
-                    "controller keeps one of them, in no defined order",
-                    plugin=plugin,
-                    kind=place.kind,
-                )
-            keys_seen[field_name] = key
+        for field_name, (used_key, lost_key) in shadowed:
+            first, second = sorted((used_key, lost_key), key=lambda k: k.start_mark.index)
+            self._finding(
+                "schema",
+                locator.span(second),
+                f"`{field_name}` is set twice (first on line {locator.span(first).line}); "
+                f"the controller uses the one on line {locator.span(used_key).line}",
+                severity=Severity.WARNING,
+                plugin=plugin,
+                kind=place.kind,
+            )
+        # In document order, so that a field that expands without bound is the one reported.
+        in_order = sorted(chosen.items(), key=lambda pair: pair[1][1].start_mark.index)
+        for field_name, (_, key, node) in in_order:
             try:
-                value[field_name] = to_value(node, budget)
+                value[field_name] = _go_value(node, field_name, budget)
             except TooLarge:
                 value[field_name] = None
                 self._finding(
@@ -517,27 +538,99 @@ def _json6902_target(pairs: list[tuple[str | None, Node, Node]]) -> str | None:
     return None
 
 
-def _pairs(mapping: MappingNode) -> list[tuple[Node, Node]]:
-    """The key/value pairs of a mapping with YAML merge keys (`<<: *base`) applied."""
-    explicit = [(k, v) for k, v in mapping.value if not _is_merge(k)]
-    names = {key_text(k) for k, _ in explicit}
-    merged: list[tuple[Node, Node]] = []
-    for key, value in mapping.value:
-        if not _is_merge(key):
+def _pairs(mapping: MappingNode) -> list[tuple[str, Node, Node]]:
+    """The keys of a mapping as yaml.v2 leaves them, with merge keys (`<<: *base`) applied,
+    each as (JSON key, key node, value node), in the order encoding/json reads them.
+
+    yaml.v2 (decode.go `mapping`/`merge`) sets keys in document order: a later key
+    replaces an earlier one, a merge writes its source's keys over what is already set, and
+    of a sequence of merges the earlier sources win. sigs.k8s.io/yaml then writes the map as
+    a JSON object, whose keys json.Marshal sorts bytewise."""
+    result: dict[str, tuple[Node, Node]] = {}
+    _apply(mapping, result, {id(mapping)})
+    ordered = sorted(result.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
+    return [(written, key, value) for written, (key, value) in ordered]
+
+
+def _repeated_keys(mapping: MappingNode) -> list[tuple[str, tuple[Node, Node]]]:
+    """Keys written twice in one mapping: yaml.v2 keeps the last, as (key, (used, lost))."""
+    last: dict[str, Node] = {}
+    repeated = []
+    for key, _ in reversed(mapping.value):
+        written = key_text(key)
+        if written is None or is_merge_key(key):
             continue
-        sources = value.value if isinstance(value, SequenceNode) else [value]
-        for source in sources:
-            if not isinstance(source, MappingNode):
-                continue
-            for k, v in source.value:
-                if key_text(k) not in names:
-                    names.add(key_text(k))
-                    merged.append((k, v))
-    return explicit + merged
+        if written in last:
+            repeated.append((_CANONICAL.get(_go_fold(written), written), (last[written], key)))
+        else:
+            last[written] = key
+    return repeated
 
 
-def _is_merge(key: Node) -> bool:
-    return isinstance(key, ScalarNode) and key.value == "<<" and key.style is None
+def _apply(mapping: MappingNode, into: dict[str, tuple[Node, Node]], active: set[int]) -> None:
+    for key, value in mapping.value:
+        if is_merge_key(key):
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in reversed(sources):
+                if isinstance(source, MappingNode) and id(source) not in active:
+                    _apply(source, into, active | {id(source)})
+        else:
+            into[key_text(key) or "<complex key>"] = (key, value)
+
+
+def _go_fields(
+    pairs: list[tuple[str, Node, Node]], fields: tuple[str, ...]
+) -> tuple[dict[str, tuple[str, Node, Node]], list[tuple[str, tuple[Node, Node]]]]:
+    """Which key sets each struct field, as encoding/json decides: a key matches a field by
+    exact name, else by folded name; of the keys that match one field the last (in the
+    bytewise order of `_pairs`) wins, except that a null leaves a string, bool or struct
+    as it was. Unknown keys are kept under their own name for the schema to explain.
+    Returns the chosen (JSON key, key, value) per field and the (used, ignored) key pairs
+    of fields set more than once."""
+    exact = set(fields)
+    folded = {_go_fold(name): name for name in fields}
+    chosen: dict[str, tuple[str, Node, Node]] = {}
+    shadowed: list[tuple[str, tuple[Node, Node]]] = []
+    for written, key, node in pairs:
+        field_name = written if written in exact else folded.get(_go_fold(written))
+        if field_name is None:
+            chosen[written] = (written, key, node)
+            continue
+        is_null = isinstance(node, ScalarNode) and scalar_value(node) is None
+        earlier = chosen.get(field_name)
+        if earlier is None or not is_null or field_name in _SLICE_FIELDS:
+            if earlier is not None:
+                shadowed.append((field_name, (key, earlier[1])))
+            chosen[field_name] = (written, key, node)
+        else:
+            shadowed.append((field_name, (earlier[1], key)))
+    return chosen, shadowed
+
+
+def _go_value(node: Node, field_name: str, budget: list[int]) -> object:
+    """The value of a field as the controller decodes it: nested struct keys folded like
+    the entry's own, and a null in a list of strings read as "" (encoding/json leaves the
+    zero value)."""
+    nested = _NESTED_FIELDS.get(field_name)
+    if isinstance(node, SequenceNode):
+        budget[0] -= len(node.value)
+        if budget[0] < 0:
+            raise TooLarge
+        items = [_go_value(item, field_name, budget) for item in node.value]
+        if field_name == "args":
+            return ["" if item is None else item for item in items]
+        if field_name == "headersFrom":
+            return [{} if item is None else item for item in items]
+        return items
+    if isinstance(node, MappingNode) and nested is not None:
+        chosen, _ = _go_fields(_pairs(node), nested)
+        value: dict[str, object] = {}
+        for name, (_, _, child) in chosen.items():
+            child_value = _go_value(child, name, budget)
+            if child_value is not None:  # a null member leaves the zero value: absent
+                value[name] = child_value
+        return value
+    return to_value(node, budget)
 
 
 def _collect_spans(
