@@ -410,3 +410,11 @@ def test_fields_the_controller_lacks_are_ignored_not_errors(
     assert found_here == [("version-gate", "warning")], report["findings"]
     _, newest = runner.json("--controller-version", "v1.9.1", "cm.yaml")
     assert "schema" in {f["rule"] for f in newest["findings"]}
+
+
+def test_a_file_entry_sha256_that_cannot_be_decoded_is_still_an_error(runner: Runner) -> None:
+    # Ignored for file:// means never compared; a list still fails to decode into a string.
+    text = configmap("- name: a/b\n  location: file:///plugins/x\n  sha256: [a]")
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert {f["rule"] for f in report["findings"]} == {"file-location", "schema", "sha256-ignored"}

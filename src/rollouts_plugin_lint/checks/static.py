@@ -58,7 +58,9 @@ def _check_one(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Fi
     ignored = {field for field, needed in _FIELD_VERSIONS if field in entry.value
                and entry.versions.controller_below(needed)}  # fmt: skip
     sha256_ignored = _is_file_location(entry) and entry.value.get("sha256") not in (None, "")
-    if sha256_ignored:
+    # A file:// entry's digest is never compared, but the field is still decoded into a Go
+    # string: a list or mapping there fails to unmarshal whatever the scheme.
+    if sha256_ignored and not isinstance(entry.value["sha256"], (list, dict)):
         ignored.add("sha256")
     unfilled = {
         field: found
@@ -220,11 +222,16 @@ def _check_http(
         yield entry_finding(entry, "unpinned-location", *unpinned)
     if entry.value.get("sha256") in (None, ""):
         # The controller checks sha256 only when it is non-empty (downloader.go at v1.9.1).
-        what = "`sha256` is empty" if entry.value.get("sha256") == "" else "no `sha256`"
+        empty = entry.value.get("sha256") == ""
+        what = (
+            "`sha256` is empty: the controller skips the check and"
+            if empty
+            else "no `sha256`: the controller"
+        )
         yield entry_finding(
             entry,
             "missing-sha256",
-            f"{what}: the controller skips the check and runs whatever this URL serves today",
+            f"{what} runs whatever this URL serves today",
             "add `sha256: <64 lowercase hex>` (sha256sum of the file; the online check prints it)",
         )
     if not page:
