@@ -56,11 +56,19 @@ _CANONICAL = {name.lower(): name for name in FIELDS}
 # is reported, where an arbitrary string that merely mentions a plugin key is left alone.
 EMBEDDED_YAML_KEYS = {"values", "valuesContent", "patch"}
 
-# Plugin keys and their near misses (`canaryStepPlugins`, `trafficRouterPlugin`, wrong case),
-# so that a string adding a misspelled data key is walked and the key reported.
-_MENTIONS_PLUGIN_KEY = re.compile(
-    r"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)\w*plugin"
-)
+# A plugin key or a near miss (`canaryStepPlugins`, `trafficRouterPlugin`, wrong case), in
+# lowercased text: case-sensitive and with a bounded gap, so that a hostile 8 MiB scalar
+# (`stepstep...plugin`) costs well under a second.
+_KEY_MENTION = re.compile(r"(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]{0,24}plugin")
+
+
+def _mentions_plugin_key(text: str) -> bool:
+    """Whether a string is worth walking as YAML: it mentions a plugin key or a near miss,
+    so that a string adding a misspelled data key is walked and the key reported."""
+    lowered = text.lower()
+    return "plugin" in lowered and _KEY_MENTION.search(lowered) is not None
+
+
 _JSON6902_DATA_KEY = re.compile(r"/data/([^/]+)")
 
 MAX_EMBEDDING_DEPTH = 4
@@ -170,7 +178,7 @@ class Walker:
             elif (
                 isinstance(node, ScalarNode)
                 and document.depth < MAX_EMBEDDING_DEPTH
-                and _MENTIONS_PLUGIN_KEY.search(node.value)
+                and _mentions_plugin_key(node.value)
                 and isinstance(text := scalar_value(node), str)
             ):
                 self.walk_text(
