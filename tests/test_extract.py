@@ -10,6 +10,7 @@ import pytest
 
 from rollouts_plugin_lint.extract import MAX_FILE_BYTES, extract_file, extract_text
 from rollouts_plugin_lint.model import Origin, PluginKind
+from rollouts_plugin_lint.versions import Versions
 from tests.conftest import SHA, at
 
 LOC = "https://github.com/o/r/releases/download/v1.0.0/p-linux-amd64"
@@ -258,3 +259,90 @@ def test_empty_file() -> None:
 def test_non_printable_characters_are_a_syntax_finding() -> None:
     (finding,) = extract_file("f.yaml", b"a: b\ntrafficRouterPlugins: \x07\n").findings
     assert finding.rule == "yaml-syntax" and finding.span.line == 2
+
+
+@pytest.mark.parametrize(
+    ("operation", "key", "meant"),
+    [
+        ("path: /data/canaryStepPlugins\n        value: |-\n", "/data/canaryStepPlugins",
+         "stepPlugins"),
+        ("path: /data/trafficRouterPlugin\n        value: |-\n", "/data/trafficRouterPlugin",
+         "trafficRouterPlugins"),
+        ("path: /data\n        value:\n          canaryStepPlugins: |-\n", "canaryStepPlugins",
+         "stepPlugins"),
+    ],
+)  # fmt: skip
+def test_json6902_patch_adding_an_unknown_data_key(operation: str, key: str, meant: str) -> None:
+    # The same keys in a strategic-merge patch are `unknown-config-key`; so are these.
+    text = (
+        "kind: Kustomization\npatches:\n  - target: {kind: ConfigMap, name: argo-rollouts-config}\n"
+        f"    patch: |-\n      - op: add\n        {operation}"
+        f"            - name: a/b\n              location: {LOC}\n"
+    )
+    result = extract_text("kustomization.yaml", text)
+    (finding,) = result.findings
+    assert (finding.rule, finding.span.line, finding.span.column) == (
+        "unknown-config-key", *at(text, key))  # fmt: skip
+    assert finding.hint == f"rename `{key.removeprefix('/data/')}` to `{meant}`"
+    assert result.entries == []
+    other = text.replace(key, key.replace("Plugin", "Note").replace("canaryStep", "log"))
+    assert extract_text("kustomization.yaml", other).findings == []
+
+
+def test_wrong_case_key_in_the_old_nested_chart_form() -> None:
+    # Chart 2.37.7 writes `controller.trafficRouterPlugins` straight under the ConfigMap's
+    # `data:`, so the nested key is a data key the controller never reads.
+    text = (
+        "controller:\n  trafficRouterPlugins:\n    trafficrouterPlugins: |-\n"
+        f"      - name: a/b\n        location: {LOC}\n"
+    )
+    old = extract_file("values.yaml", text.encode(), forced=Versions(chart=(2, 37, 7)))
+    (finding,) = old.findings
+    assert (finding.rule, finding.span.line, finding.span.column) == (
+        "unknown-config-key", *at(text, "trafficrouterPlugins"))  # fmt: skip
+    assert "did you mean `trafficRouterPlugins`?" in finding.message
+    # On a list-form chart the nested form itself is the error (and the key with it).
+    new = extract_file("values.yaml", text.encode(), forced=Versions(chart=(2, 40, 9)))
+    assert [(f.rule, f.span.line) for f in new.findings] == [("plugin-list-shape", 2)]
+    assert "nested `trafficrouterPlugins`" in new.findings[0].message
+
+
+CONFIGMAP_STEPS = (
+    "kind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+    f"  stepPlugins: |-\n    - name: a/b\n      location: {LOC}\n      disabled: maybe\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("forced", "gated"),
+    [
+        (Versions(controller=(1, 7, 2)), True),
+        (Versions(chart=(2, 38, 2)), True),  # ships v1.7.2
+        (Versions(chart=(2, 39, 0)), False),  # ships v1.8.0
+        (Versions(controller=(1, 8, 0)), False),
+        (Versions(), False),
+    ],
+)
+def test_step_plugins_before_controller_v1_8_are_never_read(forced: Versions, gated: bool) -> None:
+    result = extract_file("cm.yaml", CONFIGMAP_STEPS.encode(), forced=forced)
+    gates = [(f.rule, f.severity.value, f.span.line, f.span.column) for f in result.findings]
+    if gated:
+        assert gates == [("version-gate", "warning", *at(CONFIGMAP_STEPS, "stepPlugins"))]
+        assert "never reads `stepPlugins`" in result.findings[0].message
+        assert result.entries == []  # nothing in it is loaded, so nothing in it can fail
+    else:
+        assert gates == [] and len(result.entries) == 1
+
+
+def test_step_plugins_in_a_kustomize_patch_on_an_old_install_yaml() -> None:
+    text = (
+        "kind: Kustomization\nresources:\n"
+        "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.7.2/install.yaml\n"
+        "patches:\n  - patch: |-\n      kind: ConfigMap\n      metadata:\n"
+        "        name: argo-rollouts-config\n      data:\n        stepPlugins: |-\n"
+        f"          - name: a/b\n            location: {LOC}\n"
+    )
+    (finding,) = extract_text("kustomization.yaml", text).findings
+    assert (finding.rule, finding.span.line, finding.span.column) == (
+        "version-gate", *at(text, "stepPlugins"))  # fmt: skip
+    assert "controller v1.7.2 (the install.yaml release on line 3)" in finding.message

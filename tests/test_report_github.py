@@ -248,14 +248,14 @@ HOSTILE = (
     "controller:\n"
     "  trafficRouterPlugins:\n"
     '    - name: "evil/a%0A::error file=forged.yaml,line=1::forged%2C"\n'
-    '      location: "https://evil.example/x,line=1,title=t::y%0A::endgroup::"\n'
+    '      location: "https://evil.test/x,line=1,title=t::y%0A::endgroup::"\n'
     '    - name: "##[error]forged"\n'
-    '      location: "https://evil.example/##[warning file=forged.yaml]forged"\n'
+    '      location: "https://evil.test/##[warning file=forged.yaml]forged"\n'
     '      disabled: "true\\n::endgroup::\\n  ::error title=forged::forged\\n##[error]forged"\n'
     '    - name: "evil/b\\n::warning::forged\\n\\u3000::notice::forged"\n'
     "      location: ''\n"
     '    - name: "::stop-commands::pwned"\n'
-    '      location: "http://evil.example/::endgroup::\\n##[endgroup]"\n'
+    '      location: "http://evil.test/::endgroup::\\n##[endgroup]"\n'
 )
 
 

@@ -361,3 +361,63 @@ def test_docs_sha1_example_is_explained(runner: Runner) -> None:
     )
     _, report = runner.json("values.yaml")
     assert "SHA-1" in only(report, "sha256-format")["message"]
+
+
+def test_empty_sha256_is_no_digest_for_the_controller(runner: Runner) -> None:
+    # downloader.go (v1.9.1) checks sha256 only when it is non-empty: nothing can fail.
+    text = values(f'- name: a/b\n  location: {GOOD}\n  sha256: ""')
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    # Offline without a cache, the download itself is only noted as not verified.
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [
+        ("missing-sha256", "warning"),
+        ("not-verified", "note"),
+    ]
+    assert "`sha256` is empty" in report["findings"][0]["message"]
+    assert code == 0
+
+
+@pytest.mark.parametrize("digest", [SHA, "not-a-digest", "'ABC'"])
+def test_sha256_on_a_file_location_is_one_warning_that_it_is_ignored(
+    runner: Runner, digest: str
+) -> None:
+    text = configmap(f"- name: a/b\n  location: file:///plugins/x\n  sha256: {digest}")
+    runner.write("cm.yaml", text)
+    code, report = runner.json("cm.yaml")
+    assert [(f["rule"], f["severity"], f["line"], f["column"]) for f in report["findings"]] == [
+        ("file-location", "note", *at(text, "file:///plugins/x")),
+        ("sha256-ignored", "warning", *at(text, "sha256")),
+    ]
+    assert "sha256" not in report["findings"][0]["message"]
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "controller"),
+    [
+        ("disabled", '"true"', "v1.7.2"),
+        ("headersFrom", "[{secretRef: x}]", "v1.7.2"),
+        ("args", "--x", "v1.6.6"),
+    ],
+)
+def test_fields_the_controller_lacks_are_ignored_not_errors(
+    runner: Runner, field: str, value: str, controller: str
+) -> None:
+    # v1.7.x PluginItem has no disabled/headersFrom, v1.5-1.6 no args (types.go at each tag):
+    # encoding/json drops the field, so whatever it holds cannot fail.
+    text = configmap(f"- name: a/b\n  location: {GOOD}\n  sha256: {SHA}\n  {field}: {value}")
+    runner.write("cm.yaml", text)
+    _, report = runner.json("--controller-version", controller, "cm.yaml")
+    found_here = [(f["rule"], f["severity"]) for f in report["findings"]
+                  if f["line"] == at(text, field)[0]]  # fmt: skip
+    assert found_here == [("version-gate", "warning")], report["findings"]
+    _, newest = runner.json("--controller-version", "v1.9.1", "cm.yaml")
+    assert "schema" in {f["rule"] for f in newest["findings"]}
+
+
+def test_a_file_entry_sha256_that_cannot_be_decoded_is_still_an_error(runner: Runner) -> None:
+    # Ignored for file:// means never compared; a list still fails to decode into a string.
+    text = configmap("- name: a/b\n  location: file:///plugins/x\n  sha256: [a]")
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert {f["rule"] for f in report["findings"]} == {"file-location", "schema", "sha256-ignored"}

@@ -29,6 +29,8 @@ from rollouts_plugin_lint.versions import Versions
 # A location with one of these findings is not worth a request: it cannot work, or
 # fetching it would send someone's credentials.
 _NOT_FETCHED = {"location-format", "not-a-download-url", "credentials-in-url", "placeholder"}
+# Download verdicts a placeholder in `sha256` makes meaningless.
+_CAUSED_BY_PLACEHOLDER = {"checksum-mismatch"}
 # Guesses from the URL that a download verdict replaces.
 _SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -132,12 +134,21 @@ def _verify_downloads(
         if (entry.location or "") in result.facts
         and report.artifacts[entry.location or ""].downloaded
     }
+    # A placeholder digest says nothing to compare; the placeholder finding says it all.
+    unfilled = {f.span for f in findings if f.rule == "placeholder"}
+    verdicts = [
+        v for v in verdicts
+        if not (v.rule in _CAUSED_BY_PLACEHOLDER and _sha256_span(v, entries) in unfilled)
+    ]  # fmt: skip
+    refused = {finding.span for finding in verdicts if finding.rule == "download-failed"}
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
     kept = []
     for finding in findings:
         if finding.rule in _SUPERSEDED_BY_DOWNLOAD and finding.span in judged:
             continue
+        if finding.rule == "version-gate" and finding.span in refused:
+            continue  # "no status check" on a location whose download-failed says so
         if finding.rule == "missing-sha256" and finding.span in location_at:
             artifact = report.artifacts[location_at[finding.span]]
             hint = None if finding.span in failed else pin_hint(artifact)
@@ -206,6 +217,13 @@ def _worth_fetching(entry: PluginEntry, not_fetched: set[Span]) -> bool:
     except LocationError:
         return False
     return entry.span_of("location") not in not_fetched
+
+
+def _sha256_span(verdict: Finding, entries: list[PluginEntry]) -> Span | None:
+    for entry in entries:
+        if entry.span_of("location") == verdict.span:
+            return entry.span_of("sha256")
+    return None
 
 
 def _pinned(sha256: str | None) -> str | None:

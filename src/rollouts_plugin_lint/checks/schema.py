@@ -139,8 +139,10 @@ def check_schema(entry: PluginEntry) -> Iterator[Finding]:
     instance = {
         key: value
         for key, value in entry.value.items()
-        # The controller reads null as the zero value: absent, false or empty.
+        # The controller reads null as the zero value: absent, false or empty; and it
+        # checks sha256 only when non-empty (downloader.go), so `""` is no digest at all.
         if not (value is None and key in ("sha256", "disabled", "args", "headersFrom"))
+        and not (key == "sha256" and value == "")
     }
     if _verdict(instance, entry_schema()) is True:
         return  # valid: no need to load jsonschema, which would find nothing

@@ -4,7 +4,8 @@ entry's location, sha256 and flags, and what the entries of one ConfigMap share.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
+from dataclasses import replace
 
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
@@ -20,7 +21,7 @@ from rollouts_plugin_lint.checks.locations import (
     unpinned_reason,
     web_page_problem,
 )
-from rollouts_plugin_lint.checks.placeholder import placeholder
+from rollouts_plugin_lint.checks.placeholder import fill_placeholders, placeholder
 from rollouts_plugin_lint.checks.schema import check_schema
 from rollouts_plugin_lint.model import (
     DEFAULT_PLATFORMS,
@@ -29,10 +30,17 @@ from rollouts_plugin_lint.model import (
     PluginEntry,
     PluginKind,
     Severity,
+    Span,
 )
-from rollouts_plugin_lint.versions import CONTROLLER_ARGS, CONTROLLER_V18, show
+from rollouts_plugin_lint.versions import (
+    CONTROLLER_ARGS,
+    CONTROLLER_SHA256_FIX,
+    CONTROLLER_V18,
+    chart_table,
+    show,
+)
 
-# Findings about a field's format that a placeholder in that field makes pointless.
+# Findings about a field's format that a placeholder filling the whole field makes pointless.
 _CASCADE = {"location-format", "sha256-format", "schema"}
 
 
@@ -40,33 +48,102 @@ def check_entries(
     entries: Sequence[PluginEntry], platforms: Sequence[Platform] = DEFAULT_PLATFORMS
 ) -> Iterator[Finding]:
     for entry in entries:
-        unfilled = {
-            field: found
-            for field in ("location", "sha256")
-            if (found := placeholder(entry.value.get(field))) is not None
-        }
-        for field, found in unfilled.items():
-            yield entry_finding(
-                entry,
-                "placeholder",
-                found.message(field, str(entry.value[field])),
-                found.hint,
-                at=(field,),
-                severity=found.severity,
-            )
-        skipped = {entry.span_of(field) for field in unfilled}
-        for finding in check_schema(entry):
-            if not (finding.rule in _CASCADE and finding.span in skipped):
-                yield finding
-        yield from check_entry(entry, platforms, skip_location="location" in unfilled)
-        yield from check_versions(entry)
+        yield from _check_one(entry, platforms)
     yield from check_duplicate_names(entries)
+    yield from _unknown_chart_versions(entries)
+
+
+def _check_one(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Finding]:
+    # Fields the controller in force never reads: whatever they hold cannot break it.
+    ignored = {field for field, needed in _FIELD_VERSIONS if field in entry.value
+               and entry.versions.controller_below(needed)}  # fmt: skip
+    sha256_ignored = _is_file_location(entry) and entry.value.get("sha256") not in (None, "")
+    # A file:// entry's digest is never compared, but the field is still decoded into a Go
+    # string: a list or mapping there fails to unmarshal whatever the scheme.
+    if sha256_ignored and not isinstance(entry.value["sha256"], (list, dict)):
+        ignored.add("sha256")
+    unfilled = {
+        field: found
+        for field in ("location", "sha256")
+        if field not in ignored and (found := placeholder(entry.value.get(field))) is not None
+    }
+    for field, found in unfilled.items():
+        yield entry_finding(
+            entry,
+            "placeholder",
+            found.message(field, str(entry.value[field])),
+            found.hint,
+            at=(field,),
+            severity=found.severity,
+        )
+    unread = {span for field in ignored for span in _field_spans(entry, field)}
+    sha256_unfilled = entry.span_of("sha256") if "sha256" in unfilled else None
+    for finding in check_schema(entry):
+        if finding.span in unread:
+            continue
+        if finding.rule in _CASCADE and finding.span == sha256_unfilled:
+            continue
+        yield finding
+    if "location" in unfilled:
+        yield from _independent_of_placeholder(entry, platforms, ignored)
+    else:
+        yield from check_entry(entry, platforms, ignored)
+    if sha256_ignored:
+        yield entry_finding(
+            entry,
+            "sha256-ignored",
+            "`sha256` is ignored for file:// locations: the controller checks it only for "
+            "http(s) downloads, so this file is copied unverified",
+            "remove `sha256`, or verify the file where it is put into the image or volume",
+            at=("sha256",),
+            on_key=True,
+        )
+    yield from check_versions(entry)
+
+
+def _is_file_location(entry: PluginEntry) -> bool:
+    try:
+        return parse_request_uri(entry.location or "").scheme == "file"
+    except LocationError:
+        return False
+
+
+def _field_spans(entry: PluginEntry, field: str) -> set[Span]:
+    return {
+        span
+        for spans in (entry.spans, entry.key_spans)
+        for path, span in spans.items()
+        if path[:1] == (field,)
+    }
+
+
+def _independent_of_placeholder(
+    entry: PluginEntry, platforms: Sequence[Platform], ignored: set[str]
+) -> Iterator[Finding]:
+    """The location findings a placeholder does not cause: those that remain when the
+    placeholder text is replaced by a plain word (`ftp://example.com/x` keeps its scheme
+    error, `http://u:p@example.com/x` its credentials). A placeholder standing for the
+    whole location (`CHANGEME`, `${URL}`) causes all of them, and a note describing a
+    placeholder value (the path a `file:///path/to/x` copies) says nothing."""
+    raw = entry.location or ""
+    filled = fill_placeholders(raw)
+    if filled is None:
+        return
+    stand_in = replace(entry, value={**entry.value, "location": filled})
+    remaining = {finding.rule for finding in check_entry(stand_in, platforms, ignored)}
+    for finding in check_entry(entry, platforms, ignored):
+        if finding.rule in remaining and finding.severity is not Severity.NOTE:
+            yield finding
 
 
 def check_entry(
-    entry: PluginEntry, platforms: Sequence[Platform], skip_location: bool = False
+    entry: PluginEntry, platforms: Sequence[Platform], ignored: Set[str] = frozenset()
 ) -> Iterator[Finding]:
-    if "disabled" in entry.value and entry.kind is not PluginKind.STEP:
+    if (
+        "disabled" in entry.value
+        and "disabled" not in ignored
+        and entry.kind is not PluginKind.STEP
+    ):
         yield entry_finding(
             entry,
             "disabled-ignored",
@@ -77,8 +154,8 @@ def check_entry(
             on_key=True,
         )
     raw = entry.location
-    if raw is None or raw == "" or skip_location:
-        return  # missing, empty, mistyped or a placeholder: said already
+    if raw is None or raw == "":
+        return  # missing, empty or mistyped: said already
     try:
         location = parse_request_uri(raw)
     except LocationError as error:
@@ -143,11 +220,18 @@ def _check_http(
     unpinned = unpinned_reason(location)
     if unpinned:
         yield entry_finding(entry, "unpinned-location", *unpinned)
-    if entry.value.get("sha256") is None:
+    if entry.value.get("sha256") in (None, ""):
+        # The controller checks sha256 only when it is non-empty (downloader.go at v1.9.1).
+        empty = entry.value.get("sha256") == ""
+        what = (
+            "`sha256` is empty: the controller skips the check and"
+            if empty
+            else "no `sha256`: the controller"
+        )
         yield entry_finding(
             entry,
             "missing-sha256",
-            "no `sha256`: the controller runs whatever this URL serves today",
+            f"{what} runs whatever this URL serves today",
             "add `sha256: <64 lowercase hex>` (sha256sum of the file; the online check prints it)",
         )
     if not page:
@@ -195,8 +279,6 @@ def _check_file(
         f"the controller copies `{source}`{relative} from its own filesystem at start-up; "
         "it must be in the image or a mounted volume"
     )
-    if entry.value.get("sha256") is not None:
-        message += ". `sha256` is ignored for file:// locations"
     yield entry_finding(entry, "file-location", message)
     if entry.mounts is not None:
         yield from _check_mounted(entry, source)
@@ -305,11 +387,22 @@ def check_versions(entry: PluginEntry) -> Iterator[Finding]:
                 at=(field,),
                 on_key=True,
             )
-    if not versions.controller_below(CONTROLLER_V18):
-        return
+    if not (entry.location or "").lower().startswith(("http://", "https://")):
+        return  # the status and sha256 checks are for downloads only
     older = f"{versions.describe_controller()} ({versions.source})"
-    location = entry.location or ""
-    if location.lower().startswith(("http://", "https://")):
+    if entry.sha256 and versions.controller_below(CONTROLLER_SHA256_FIX):
+        yield entry_finding(
+            entry,
+            "version-gate",
+            f"{older} hashes the download wrongly when it checks `sha256` (argo-rollouts#3519, "
+            "fixed by #3520 in v1.7.0): it refuses the correct digest of any plugin with "
+            "`sha256 hash of downloaded plugin (...) does not match expected hash` and "
+            "crash-loops",
+            "upgrade the controller to v1.7.0 or later, or leave `sha256` out until then",
+            at=("sha256",),
+            severity=Severity.ERROR,
+        )
+    if versions.controller_below(CONTROLLER_V18):
         yield entry_finding(
             entry,
             "version-gate",
@@ -317,13 +410,27 @@ def check_versions(entry: PluginEntry) -> Iterator[Finding]:
             'as "Download complete" and fails later with `exec format error`',
             severity=Severity.NOTE,
         )
-    if entry.sha256:
+
+
+def _unknown_chart_versions(entries: Iterable[PluginEntry]) -> Iterator[Finding]:
+    """One note per chart version that is no release in the table: its controller is
+    unknown, so no controller-version check can run."""
+    table = chart_table()
+    said: set[tuple[object, str]] = set()
+    for entry in entries:
+        versions = entry.versions
+        if not versions.chart_unknown or (versions.chart, versions.source) in said:
+            continue
+        said.add((versions.chart, versions.source))
         yield entry_finding(
             entry,
             "version-gate",
-            f"{older} compares sha256 with a bug (argo-rollouts#3519, fixed in v1.8.0) that can "
-            "reject a correct digest",
-            at=("sha256",),
+            f"chart {show(versions.chart or (0, 0, 0))} ({versions.source}) is not a release "
+            f"in our table of argo-rollouts charts (up to {show(table.newest)}, argo-helm "
+            f"{table.commit[:8]}): the controller it ships is unknown, so checks that depend "
+            "on the controller version are skipped",
+            "pass --controller-version, or update rollouts-plugin-lint",
+            at=(),
             severity=Severity.NOTE,
         )
 

@@ -44,6 +44,7 @@ from rollouts_plugin_lint.rules import RULES
 from rollouts_plugin_lint.versions import (
     CHART_LIST_FORM,
     CHART_STEP_PLUGINS,
+    CONTROLLER_V18,
     Versions,
     show,
 )
@@ -73,8 +74,20 @@ _CANONICAL = {_go_fold(name): name for name in FIELDS}
 # is reported, where an arbitrary string that merely mentions a plugin key is left alone.
 EMBEDDED_YAML_KEYS = {"values", "valuesContent", "patch"}
 
-_MENTIONS_PLUGIN_KEY = re.compile("|".join(PLUGIN_KEYS))
-_JSON6902_DATA_KEY = re.compile(r"/data/(" + "|".join(PLUGIN_KEYS) + r")")
+# A plugin key or a near miss (`canaryStepPlugins`, `trafficRouterPlugin`, wrong case), in
+# lowercased text: case-sensitive and with a bounded gap, so that a hostile 8 MiB scalar
+# (`stepstep...plugin`) costs well under a second.
+_KEY_MENTION = re.compile(r"(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]{0,24}plugin")
+
+
+def _mentions_plugin_key(text: str) -> bool:
+    """Whether a string is worth walking as YAML: it mentions a plugin key or a near miss,
+    so that a string adding a misspelled data key is walked and the key reported."""
+    lowered = text.lower()
+    return "plugin" in lowered and _KEY_MENTION.search(lowered) is not None
+
+
+_JSON6902_DATA_KEY = re.compile(r"/data/([^/]+)")
 
 MAX_EMBEDDING_DEPTH = 4
 MAX_NODES_PER_ENTRY = 10_000
@@ -183,7 +196,7 @@ class Walker:
             elif (
                 isinstance(node, ScalarNode)
                 and document.depth < MAX_EMBEDDING_DEPTH
-                and _MENTIONS_PLUGIN_KEY.search(node.value)
+                and _mentions_plugin_key(node.value)
                 and isinstance(text := scalar_value(node), str)
             ):
                 self.walk_text(
@@ -211,7 +224,7 @@ class Walker:
         if is_data and (
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
-            self._unknown_config_keys(pairs, document)
+            self._unknown_config_keys(pairs, document.locator)
         mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
@@ -226,7 +239,12 @@ class Walker:
                 # Share the group of `/data/<key>` operations: it is the same ConfigMap.
                 children.append((value, ("/data",), name, True))
             elif name == "value" and json6902 is not None:
-                kind = PLUGIN_KEYS[json6902.rsplit("/", 1)[1]]
+                data_key = json6902.rsplit("/", 1)[1]
+                if data_key not in PLUGIN_KEYS:
+                    path_pair = [p for p in pairs if p[0] == "path"]
+                    self._unknown_config_keys([(data_key, path_pair[0][2], value)], locator)
+                    continue
+                kind = PLUGIN_KEYS[data_key]
                 place = _Place(kind, Origin.CONFIGMAP, f"{document.id}:/data", locator,
                                document.versions)  # fmt: skip
                 self._plugin_value(key, value, place)
@@ -235,8 +253,11 @@ class Walker:
         return children
 
     def _unknown_config_keys(
-        self, pairs: list[tuple[str | None, Node, Node]], document: _Document
-    ) -> None:
+        self, pairs: list[tuple[str | None, Node, Node]], locator: Locator
+    ) -> bool:
+        """Report the data keys that look meant as plugin keys; True if there was one.
+        `pairs` are (key name, node to point at, value)."""
+        reported = False
         for name, key, _ in pairs:
             if name is None or name in PLUGIN_KEYS:
                 continue
@@ -257,10 +278,12 @@ class Walker:
                 )
             self._finding(
                 "unknown-config-key",
-                document.locator.span(key),
+                locator.span(key),
                 message,
                 hint=f"rename `{name}` to `{meant}`",
             )
+            reported = True
+        return reported
 
     def _misplaced(self, key: Node, path: tuple[str, ...], place: _Place) -> None:
         where = "at the top level" if not path else f"under `{'.'.join(path)}`"
@@ -283,6 +306,10 @@ class Walker:
         kind, locator = place.kind, place.locator
         if isinstance(value, ScalarNode) and scalar_value(value) is None:
             return  # `key:` or `key: null` means no plugins
+        if kind is PluginKind.STEP and (unread := _step_plugins_unread(place, chart_key=True)):
+            # Nothing in a list that is never read can break anything: one finding.
+            self._finding("version-gate", locator.span(key), unread, kind=kind)
+            return
         if place.origin is Origin.CONFIGMAP:
             if isinstance(value, ScalarNode) and isinstance(scalar_value(value), str):
                 self._string_list(value, place)
@@ -301,15 +328,6 @@ class Walker:
             return
         versions = place.versions
         old_chart = versions.chart_below(CHART_LIST_FORM)
-        if kind is PluginKind.STEP and versions.chart_below(CHART_STEP_PLUGINS):
-            self._finding(
-                "version-gate",
-                locator.span(key),
-                f"chart {show(versions.chart or (0, 0, 0))} ({versions.source}) ignores "
-                f"`controller.stepPlugins`: step plugins came with chart "
-                f"{show(CHART_STEP_PLUGINS)} and controller v1.8",
-                kind=kind,
-            )
         if isinstance(value, SequenceNode):
             if old_chart:
                 self._finding(
@@ -355,8 +373,13 @@ class Walker:
         kind, locator, versions = place.kind, place.locator, place.versions
         if not value.value:
             return  # `{}`: the pre-2.38 chart default, renders nothing
-        nested = [(k, v) for k, v in value.value if key_text(k) in PLUGIN_KEYS]
-        if not nested:
+        pairs = [(key_text(k), k, v) for k, v in value.value]
+        nested = [(k, v) for name, k, v in pairs if name in PLUGIN_KEYS]
+        misnamed = [
+            k for name, k, _ in pairs
+            if name and name not in PLUGIN_KEYS and _meant_plugin_key(name)
+        ]  # fmt: skip
+        if not (nested or misnamed):
             self._finding(
                 "plugin-list-shape",
                 locator.span(key),
@@ -365,7 +388,11 @@ class Walker:
                 kind=kind,
             )
             return
-        if not versions.chart_below(CHART_LIST_FORM):
+        first = nested[0][0] if nested else misnamed[0]
+        if versions.chart_below(CHART_LIST_FORM):
+            # That chart writes the nested keys straight under the ConfigMap's `data:`.
+            self._unknown_config_keys(pairs, locator)
+        else:
             chart = (
                 f"chart {show(versions.chart)} ({versions.source})"
                 if versions.chart
@@ -374,7 +401,7 @@ class Walker:
             self._finding(
                 "plugin-list-shape",
                 locator.span(key),
-                f"`{kind.value}` holds a nested `{key_text(nested[0][0])}` key, the form of "
+                f"`{kind.value}` holds a nested `{key_text(first)}` key, the form of "
                 f"charts up to 2.37.7; {chart} renders it as a map and the controller fails "
                 "with `cannot unmarshal object into Go value of type []types.PluginItem`",
                 hint=_values_hint(kind)
@@ -384,7 +411,10 @@ class Walker:
         for inner_key, inner_value in nested:
             inner_kind = PLUGIN_KEYS[key_text(inner_key) or ""]
             inner_place = replace(place, kind=inner_kind)
-            if isinstance(inner_value, SequenceNode):
+            unread = _step_plugins_unread(inner_place, chart_key=False)
+            if inner_kind is PluginKind.STEP and unread:
+                self._finding("version-gate", locator.span(inner_key), unread, kind=inner_kind)
+            elif isinstance(inner_value, SequenceNode):
                 self._entries(inner_value, inner_place)
             elif isinstance(inner_value, ScalarNode) and isinstance(scalar_value(inner_value), str):
                 self._string_list(inner_value, inner_place)
@@ -671,6 +701,28 @@ def _describe(node: Node) -> str:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the string {shown!r}"
     return "empty"
+
+
+def _step_plugins_unread(place: _Place, chart_key: bool) -> str | None:
+    """Why a `stepPlugins` list is never read, for the chart or controller in force, or
+    None. `chart_key`: the list is the chart's own `controller.stepPlugins` value."""
+    versions = place.versions
+    if (
+        chart_key
+        and place.origin is Origin.HELM_VALUES
+        and versions.chart_below(CHART_STEP_PLUGINS)
+    ):
+        return (
+            f"chart {show(versions.chart or (0, 0, 0))} ({versions.source}) ignores "
+            f"`controller.stepPlugins`: step plugins came with chart {show(CHART_STEP_PLUGINS)} "
+            "and controller v1.8, so these plugins are never loaded"
+        )
+    if versions.controller_below(CONTROLLER_V18):
+        return (
+            f"{versions.describe_controller()} ({versions.source}) never reads `stepPlugins`: "
+            "the key came with controller v1.8.0, so these step plugins are silently not loaded"
+        )
+    return None
 
 
 def _nested_hint(kind: PluginKind) -> str:
