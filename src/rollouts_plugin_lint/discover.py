@@ -55,13 +55,29 @@ SKIPPED_DIRS = frozenset(
 # ConfigMap's own name. Then the precise pattern: the three keys, their near misses
 # (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
 _QUICK = (b"lugin", b"argo-rollouts-config")
-_PRECISE = re.compile(
-    rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
-)
+# Searched in lowercased bytes, from just before each "plugin": the same matches as the
+# case-insensitive pattern over the whole file, which tried every byte (4 ms for a
+# 40 KB Grafana file that only says "plugins").
+_KEY = re.compile(rb"(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin")
+_KEY_WINDOW = 64
 
 
 def might_hold_plugins(data: bytes) -> bool:
-    return any(quick in data for quick in _QUICK) and _PRECISE.search(data) is not None
+    if not any(quick in data for quick in _QUICK):
+        return False
+    lowered = data.lower()
+    if b"argo-rollouts-config" in lowered:
+        return True
+    position = lowered.find(b"plugin")
+    while position >= 0:
+        start = max(0, position - _KEY_WINDOW)
+        if _KEY.search(lowered, start, position + 6):
+            return True
+        if start > 0 and lowered[start : start + 1].isalpha():
+            # The letters before this "plugin" begin before the window: search it all.
+            return _KEY.search(lowered) is not None
+        position = lowered.find(b"plugin", position + 1)
+    return False
 
 
 class FileTooLarge(OSError):
