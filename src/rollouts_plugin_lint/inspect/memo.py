@@ -33,7 +33,6 @@ INSPECTOR_VERSION = 1
 _RECORD_LIMIT = 256 * 1024  # a record we write is well under 16 KiB
 _STRING_LIMIT = 4096
 _LIST_LIMIT = 256
-_SUFFIX = ".facts.json"
 
 
 def inspect_artifact(artifact: Artifact, cache: Cache | None) -> BinaryFacts:
@@ -57,7 +56,7 @@ def _record_path(artifact: Artifact, cache: Cache | None) -> Path | None:
     digest = artifact.sha256
     if cache is None or digest is None or artifact.path != cache.object_path(digest):
         return None
-    return artifact.path.with_name(digest + _SUFFIX)
+    return cache.facts_path(digest)
 
 
 def _read(path: Path, artifact: Artifact) -> BinaryFacts | None:
