@@ -36,6 +36,16 @@ def might_hold_plugins(data: bytes) -> bool:
     return any(quick in data for quick in _QUICK) and _PRECISE.search(data) is not None
 
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
+
+
+def might_give_versions(path: str, data: bytes) -> bool:
+    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
+    applies to plugin lists in other files, so it is read without a plugin key."""
+    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
+
+
 @dataclass(frozen=True)
 class Candidate:
     path: str
@@ -69,7 +79,7 @@ class Discovery:
                 reason = error.strerror or str(error)
                 self.unreadable.append((display_path(absolute, cwd, path), reason))
                 continue
-            if might_hold_plugins(data):
+            if might_hold_plugins(data) or might_give_versions(absolute, data):
                 yield Candidate(absolute, display_path(absolute, cwd, path), data)
 
     def _files(self, cwd: str) -> Iterator[tuple[str, str]]:

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
-from rollouts_plugin_lint.discover import Discovery, read_regular_file
+from rollouts_plugin_lint.discover import (
+    Discovery,
+    might_give_versions,
+    might_hold_plugins,
+    read_regular_file,
+)
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
@@ -61,14 +66,26 @@ def run(
     findings: list[Finding] = []
     charts = _ChartVersions()
     forced = settings.versions
-    for candidate in discovery:
-        # Imported on the first file that passes the prefilter: the extract stage with
-        # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
-        # that mentions no plugin key, and that call never parses anything.
+    candidates = list(discovery)
+    with_plugins = [candidate for candidate in candidates if might_hold_plugins(candidate.data)]
+    # Imported only when a file passed the prefilter: the extract stage with ruamel.yaml
+    # takes about 0.04 s to import, a fifth of a pre-commit call on a file that mentions
+    # no plugin key, and that call never parses anything.
+    context: dict[str, Versions] = {}
+    if with_plugins:
         from rollouts_plugin_lint.extract import extract_file
+        from rollouts_plugin_lint.extract.context import checked_roots, version_context
 
-        beside = charts.beside(candidate.path) if not forced.chart else None
-        extraction = extract_file(candidate.display_path, candidate.data, beside, forced)
+        context = version_context(
+            ((c.path, c.data) for c in candidates if might_give_versions(c.path, c.data)),
+            (candidate.path for candidate in with_plugins),
+            checked_roots(discovery.paths, discovery.cwd),
+            discovery.cwd,
+        )
+    for candidate in with_plugins:
+        beside = charts.beside(candidate.path) if not forced.chart else Versions()
+        known = beside.merged(context.get(candidate.path, Versions()))
+        extraction = extract_file(candidate.display_path, candidate.data, known, forced)
         result.entries.extend(extraction.entries)
         findings.extend(extraction.findings)
         if extraction.entries or extraction.findings:
