@@ -2,9 +2,9 @@
 kustomizations and Argo CD applications in the checked paths that use the file.
 
 A kustomization hands the controller release of its install.yaml (its own, or a base's
-through `resources: [../base]`, at any depth) to every file it reads: resources, patch
-files, generator files. An Argo CD app of the argo-rollouts chart hands its chart version
-to the `$values/...` value files it names. Everything here is read from files a pull
+through `resources: [../base]`, at any depth) to every file it reads: resources and patch
+files. An Argo CD app of the argo-rollouts chart hands its chart version to the
+`$values/...` value files it names. Everything here is read from files a pull
 request controls: every path stays inside the checked roots (symlinks resolved), the files
 read and the depth followed are bounded, and nothing remote is fetched."""
 
@@ -26,7 +26,8 @@ from rollouts_plugin_lint.versions import Versions
 # A real overlay chain is two or three deep and a repository holds tens of kustomizations;
 # these bound what a hostile tree of them can cost (each read is one small parse).
 MAX_DEPTH = 16
-MAX_FILES_READ = 1_000
+MAX_FOLDERS = 1_000  # looked into for a kustomization
+MAX_REFERENCES = 1_000  # per kustomization; each costs a stat
 MAX_CONTEXT_FILE_BYTES = 1024 * 1024
 
 
@@ -41,13 +42,14 @@ def version_context(
     files with plugin lists, whose own folder's kustomization counts too (pre-commit names
     only the changed file); `roots`: the folders nothing is read outside of."""
     context = _Context(tuple(roots), cwd)
+    folders = []
     for path, data in context_files:
         if os.path.basename(path) in KUSTOMIZATION_FILES:
-            context.kustomization_in(os.path.dirname(path), 0)
+            folders.append(os.path.dirname(path))
         else:
             context.value_files(path, data)
-    for path in plugin_files:
-        context.kustomization_in(os.path.dirname(path), 0)
+    folders += [os.path.dirname(path) for path in plugin_files]
+    context.kustomizations(folders)
     return context.by_file
 
 
@@ -62,6 +64,14 @@ def checked_roots(paths: Sequence[str], cwd: str) -> list[str]:
     return list(dict.fromkeys(roots))
 
 
+@dataclass(frozen=True)
+class _Kustomization:
+    path: str
+    versions: Versions  # its own install.yaml release
+    references: tuple[str, ...]  # absolute normalized paths
+    bases: tuple[str, ...]  # the references that are folders
+
+
 def _below(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
@@ -71,43 +81,43 @@ class _Context:
     roots: tuple[str, ...]
     cwd: str
     by_file: dict[str, Versions] = field(default_factory=dict)
-    # By folder: the versions its kustomization hands on (empty while being resolved, so
-    # a cycle ends there).
-    _folders: dict[str, Versions] = field(default_factory=dict)
-    _reads: int = 0
 
     def __post_init__(self) -> None:
         self._real_roots = tuple(os.path.realpath(root) for root in self.roots)
 
-    def kustomization_in(self, folder: str, depth: int) -> Versions:
-        if folder in self._folders:
-            return self._folders[folder]
-        self._folders[folder] = Versions()
-        if depth > MAX_DEPTH or not self._inside(folder):
-            return Versions()
-        found = self._read_kustomization(folder)
-        if found is None:
-            return Versions()
-        path, root = found
-        references = [
-            os.path.normpath(os.path.join(folder, ref)) for ref in kustomization_references(root)
-        ]
-        own = kustomization_versions(root)
-        versions = (
-            Versions(own.chart, own.controller, f"{own.source} of {self._display(path)}")
-            if own.controller
-            else Versions()
-        )
-        for reference in references:
-            if versions.controller:
+    def kustomizations(self, start: Iterable[str]) -> None:
+        """Read the kustomizations of `start` and of their bases, breadth first (each
+        folder once, so a cycle ends), then hand each install.yaml release down the chains:
+        a kustomization without one takes the nearest base's."""
+        found: dict[str, _Kustomization | None] = {}
+        level = list(dict.fromkeys(start))
+        for _ in range(MAX_DEPTH + 1):
+            upcoming = []
+            for folder in level:
+                if folder in found or len(found) >= MAX_FOLDERS:
+                    continue
+                found[folder] = kustomization = self._read_kustomization(folder)
+                if kustomization is not None:
+                    upcoming += kustomization.bases
+            level = upcoming
+        read = {folder: k for folder, k in found.items() if k is not None}
+        versions = {folder: k.versions for folder, k in read.items() if k.versions.controller}
+        # Each round reaches one base further; a round that adds nothing ends it.
+        for _ in range(MAX_DEPTH):
+            reached = {
+                folder: versions[base]
+                for folder, k in read.items()
+                if folder not in versions
+                for base in k.bases
+                if base in versions
+            }
+            if not reached:
                 break
-            if os.path.isdir(reference):
-                versions = self.kustomization_in(reference, depth + 1)
-        self._folders[folder] = versions
-        if versions.controller:
-            for file in (path, *references):
-                self.by_file.setdefault(file, versions)
-        return versions
+            versions = {**reached, **versions}
+        for folder, k in read.items():
+            if folder in versions:
+                for file in (k.path, *k.references):
+                    self.by_file.setdefault(file, versions[folder])
 
     def value_files(self, path: str, data: bytes) -> None:
         documents = self._parse(data)
@@ -121,20 +131,26 @@ class _Context:
                     source = f"{versions.source} of {self._display(path)}"
                     self.by_file.setdefault(target, Versions(versions.chart, None, source))
 
-    def _read_kustomization(self, folder: str) -> tuple[str, Node] | None:
+    def _read_kustomization(self, folder: str) -> _Kustomization | None:
         for name in KUSTOMIZATION_FILES:
             path = os.path.join(folder, name)
             if not os.path.isfile(path) or not self._inside(path):
                 continue
-            if self._reads >= MAX_FILES_READ:
-                return None
-            self._reads += 1
             try:
-                data = read_regular_file(path)
+                documents = self._parse(read_regular_file(path))
             except OSError:
                 return None
-            documents = self._parse(data)
-            return (path, documents[0]) if documents else None
+            if not documents:
+                return None
+            own = kustomization_versions(documents[0])
+            if own.controller:
+                own = Versions(None, own.controller, f"{own.source} of {self._display(path)}")
+            references = tuple(
+                os.path.normpath(os.path.join(folder, reference))
+                for reference in kustomization_references(documents[0])[:MAX_REFERENCES]
+            )
+            bases = tuple(ref for ref in references if os.path.isdir(ref) and self._inside(ref))
+            return _Kustomization(path, own, references, bases)
         return None
 
     def _parse(self, data: bytes) -> list[Node]:

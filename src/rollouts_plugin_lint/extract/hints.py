@@ -73,18 +73,14 @@ def kustomization_versions(root: Node) -> Versions:
 
 def kustomization_references(root: Node) -> list[str]:
     """The local paths a kustomization reads, as written: `resources` and `bases` (files or
-    directories), patch files (`patches`, `patchesStrategicMerge`, `patchesJson6902`) and
-    `configMapGenerator` files. Remote bases are left out: they are never fetched."""
+    directories) and patch files (`patches`, `patchesStrategicMerge`, `patchesJson6902`).
+    Remote bases are left out: they are never fetched."""
     named = [*_items(_get(root, "resources")), *_items(_get(root, "bases"))]
     named += [_get(item, "path") for item in _items(_get(root, "patches"))]
     named += [_get(item, "path") for item in _items(_get(root, "patchesJson6902"))]
     # An item of patchesStrategicMerge is a file name or an inline patch (a YAML string).
     named += _items(_get(root, "patchesStrategicMerge"))
-    paths = [_text(node) or "" for node in named]
-    for generator in _items(_get(root, "configMapGenerator")):
-        # `key=path` names the data key; the file is what follows the first `=`.
-        files = _items(_get(generator, "files"))
-        paths += [(_text(item) or "").split("=", 1)[-1] for item in files]
+    paths = (_text(node) or "" for node in named)
     return [path.strip() for path in paths if _is_local(path.strip())]
 
 
