@@ -11,11 +11,13 @@ read and the depth followed are bounded, and nothing remote is fetched."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rollouts_plugin_lint.discover import KUSTOMIZATION_FILES, display_path, read_regular_file
 from rollouts_plugin_lint.extract.hints import (
+    CHART_NAME,
     kustomization_references,
     kustomization_versions,
     value_file_references,
@@ -41,14 +43,23 @@ def version_context(
     kustomizations and `valueFiles` mentions found in the checked paths; `plugin_files`:
     files with plugin lists, whose own folder's kustomization counts too (pre-commit names
     only the changed file); `roots`: the folders nothing is read outside of."""
+    plugin_files = list(plugin_files)
     context = _Context(tuple(roots), cwd)
-    folders = []
+    if not plugin_files:
+        return {}
+    # Parsing costs: a repository has hundreds of kustomizations and Argo CD apps, and only
+    # the few that name a file with plugin lists can hand a version to one (found by its
+    # file name in their bytes; a base they name is read whatever it holds).
+    names = sorted({os.path.basename(path).encode() for path in plugin_files})
+    names_a_plugin_file = re.compile(b"|".join(re.escape(name) for name in names)).search
+    folders = [os.path.dirname(path) for path in plugin_files]
     for path, data in context_files:
+        if not names_a_plugin_file(data):
+            continue
         if os.path.basename(path) in KUSTOMIZATION_FILES:
             folders.append(os.path.dirname(path))
-        else:
+        elif CHART_NAME.encode() in data:
             context.value_files(path, data)
-    folders += [os.path.dirname(path) for path in plugin_files]
     context.kustomizations(folders)
     return context.by_file
 
