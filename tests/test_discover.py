@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -52,9 +53,10 @@ def test_walk_respects_gitignore(tmp_path: Path) -> None:
     assert paths(tmp_path, str(tmp_path)) == ["new/untracked.yaml", "values.yaml"]
 
 
-def test_named_files_are_checked_whatever_their_name(tmp_path: Path) -> None:
-    (tmp_path / "values.tpl").write_text(ENTRY)
-    assert paths(tmp_path, str(tmp_path / "values.tpl")) == ["values.tpl"]
+def test_named_yaml_files_are_checked_whatever_their_folder(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "values.YML").write_text(ENTRY)
+    assert paths(tmp_path, str(tmp_path / "vendor" / "values.YML")) == ["vendor/values.YML"]
 
 
 def test_excludes_apply_to_walked_files(tmp_path: Path) -> None:
@@ -109,3 +111,62 @@ def test_unreadable_files_are_warnings_and_the_rest_is_checked(runner: Runner) -
         ("ok.yaml", "name-format"),
         ("pipe.yaml", "skipped-file"),
     ]
+
+
+NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("README.md", "Markdown"),
+        ("main.tf", "Terraform"),
+        ("deploy.sh", "shell"),
+        ("values.tpl", "template"),
+        ("values.yaml.gotmpl", "template"),
+        ("values.toml", "`.toml`"),
+        ("Makefile", "no extension"),
+    ],
+)
+def test_a_named_file_that_is_not_yaml_gets_one_note_and_no_verdict(
+    runner: Runner, name: str, kind: str
+) -> None:
+    runner.write(name, "# Configure\n```yaml\n" + ENTRY + "```\n{{ .Values }}: [\n")
+    code, report = runner.json(name)
+    assert code == 0
+    assert [(f["rule"], f["severity"], f["message"]) for f in report["findings"]] == [
+        ("skipped-file", "note", f"not a YAML or JSON file ({kind}): not checked; {NOT_READ}")
+    ]
+    assert report["files"] == 0
+
+
+def test_a_walk_says_how_many_other_files_mention_plugins(runner: Runner) -> None:
+    runner.write("values.yaml", ENTRY)
+    runner.write("README.md", "Set `trafficRouterPlugins` in values.yaml.\n")
+    runner.write("docs/setup.markdown", "stepPlugins:\n  - name: a/b\n")
+    runner.write("infra/main.tf", 'set { name = "controller.trafficRouterPlugins[0].name" }\n')
+    runner.write("scripts/install.sh", "kubectl create configmap argo-rollouts-config\n")
+    runner.write("notes.txt", "nothing about plugins at all\n")
+    runner.write("excluded/README.md", "trafficRouterPlugins\n")
+    runner.write("vendor/README.md", "trafficRouterPlugins\n")
+    # Counting stays cheap: no link is followed, nothing over 1 MiB is read.
+    runner.write("big.md", "trafficRouterPlugins\n" + "x" * (1024 * 1024))
+    (runner.root / "linked.md").symlink_to("README.md")
+    runner.write(".rollouts-plugin-lint.yaml", "exclude: ['excluded/*']\n")
+
+    code, out, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
+
+    assert code == 1
+    assert json.loads(out)["files"] == 2  # values.yaml and the config file
+    assert err.splitlines() == [
+        "rollouts-plugin-lint: warning: 4 files are not YAML or JSON but mention a plugin key "
+        f"(2 Markdown, 1 Terraform, 1 shell): not checked; {NOT_READ}"
+    ]
+
+
+def test_a_walk_with_nothing_unchecked_says_nothing(runner: Runner) -> None:
+    runner.write("values.yaml", ENTRY)
+    runner.write("README.md", "# A chart\n")
+    code, _, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
+    assert code == 1
+    assert err == ""

@@ -9,6 +9,7 @@ same run, and hostile names, URLs and file names must not add, split or end any 
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import unicodedata
@@ -21,13 +22,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rollouts_plugin_lint.model import Finding, Severity, Span
-from rollouts_plugin_lint.printable import printable
+from rollouts_plugin_lint.printable import GuardedStream, printable
 from rollouts_plugin_lint.report.github import (
     SUMMARY_LIMIT,
     annotation,
     escape_data,
     escape_property,
-    inert,
     markdown_text,
 )
 from rollouts_plugin_lint.rules import RULES
@@ -171,10 +171,10 @@ def expected_annotation(finding: dict[str, Any], file: str) -> Command:
         # GitHub's endColumn is the last character; the JSON end_column is exclusive.
         properties["endcolumn"] = str(max(finding["end_column"] - 1, finding["column"]))
     data = finding["message"] + (f"\nFix: {finding['hint']}" if finding["hint"] else "")
-    # Control characters other than line breaks are shown escaped, as in the text report.
-    return Command(
-        LEVEL[finding["severity"]], properties, printable(data, None, keep_newlines=True)
-    )
+    # Control characters other than line breaks are shown escaped, as in the text report,
+    # and the legacy command prefix as everywhere in the log.
+    shown = printable(data, None, keep_newlines=True).replace("##[", "##\\u005b")
+    return Command(LEVEL[finding["severity"]], properties, shown)
 
 
 def run_both(runner: Runner, *args: str) -> tuple[int, str, dict[str, Any]]:
@@ -279,8 +279,8 @@ def test_hostile_names_urls_and_paths_cannot_forge_or_split_commands(
     lines = runner_lines(out)
     group = lines[1 : lines.index("::endgroup::")]
     assert not [line for line in group if parse_v2(line) or parse_v1(line)]
-    assert any("\\x3a:endgroup::" in line for line in group)
-    assert any("##\\x5berror]" in line for line in group)
+    assert any(":\\u003aendgroup::" in line for line in group)
+    assert any("##\\u005berror]" in line for line in group)
 
 
 def test_control_characters_never_reach_the_log(runner: Runner) -> None:
@@ -484,20 +484,31 @@ text = st.text(st.characters(exclude_categories=("Cs",))) | st.lists(
 @given(text)
 def test_escaped_values_come_back_unchanged(value: str) -> None:
     assert unescape(escape_data(value), DATA_ESCAPES) == value
-    assert unescape(escape_property(value), PROPERTY_ESCAPES) == value
-    assert not set(escape_property(value)) & set(":,\r\n")
+    assert unescape(escape_property(value), PROPERTY_ESCAPES) == printable(value, None)
+    assert not [char for char in escape_property(value) if char in ":," or not char.isprintable()]
 
 
-@given(text.map(lambda value: re.sub(r"[\r\n]", "", value)))
-@example("::endgroup::")
-@example(" \t\u3000::error file=x.yaml::forged")
-@example("3 | x ##[warning]forged")
-@example("::stop-commands::token")
-def test_no_line_made_inert_is_a_command(line: str) -> None:
-    made_safe = inert(line)
-    assert parse_v2(made_safe) is None and parse_v1(made_safe) is None
-    if not line.lstrip().startswith("::") and "##[" not in line:
-        assert made_safe == line  # ordinary lines are left alone
+def guard_writes(pieces: list[str]) -> str:
+    written = io.StringIO()
+    stream = GuardedStream(written, neutralise=True)
+    for piece in pieces:
+        stream.write(piece)
+    return written.getvalue()
+
+
+@given(st.lists(text, max_size=6))
+@example(["::endgroup::"])
+@example([" \t\u3000::error file=x.yaml::forged"])
+@example(["3 | x ##[warning]forged"])
+@example(["::stop-commands::token"])
+@example(["x\r", ":", ":error::forged\n#", "#", "[set-output name=a;]1"])
+def test_no_line_through_the_guard_is_a_command(pieces: list[str]) -> None:
+    whole = guard_writes(["".join(pieces)])
+    assert guard_writes(pieces) == whole  # however the text is cut into writes
+    for line, made_safe in zip(runner_lines("".join(pieces)), runner_lines(whole), strict=True):
+        assert parse_v2(made_safe) is None and parse_v1(made_safe) is None
+        if not line.lstrip().startswith("::") and "##[" not in line:
+            assert made_safe == line  # ordinary lines are left alone
 
 
 @given(path=text.filter(str.strip), message=text, hint=text)
@@ -508,7 +519,7 @@ def test_any_finding_is_exactly_one_annotation(path: str, message: str, hint: st
     (command,) = runner_commands(line)
     assert command.name == "warning"
     assert command.properties == {
-        "file": path,
+        "file": printable(path, None),
         "line": "3",
         "endline": "3",
         "col": "5",

@@ -1,16 +1,19 @@
 """argv -> Settings -> run -> report -> exit code. One error boundary:
-0 nothing fails, 1 a finding fails the run, 2 usage or config error, 3 internal error."""
+0 nothing fails, 1 a finding fails the run, 2 usage or config error, 3 internal error,
+141 the reader of stdout went away (`| head -1`)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rollouts_plugin_lint import __version__
+from rollouts_plugin_lint.printable import GuardedStream, ReaderGone, printable
 
 if TYPE_CHECKING:
     from rollouts_plugin_lint.lint import LintResult
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
     from rollouts_plugin_lint.settings import Settings
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+# stdout's reader went away: the status of a process ended by SIGPIPE, as a shell shows it.
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,11 +116,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Everything printed goes through a GuardedStream, so a pull request's text cannot
+    become a workflow command in Actions, and no character fails an encoding."""
+    original = sys.stdout, sys.stderr
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    sys.stdout, sys.stderr = (GuardedStream(stream, in_actions) for stream in original)
+    try:
+        code = _guarded_main(argv, in_actions)
+        sys.stdout.flush()
+        return code
+    except ReaderGone:
+        return _reader_gone(original)
+    finally:
+        sys.stdout, sys.stderr = original
+
+
+def _guarded_main(argv: Sequence[str] | None, in_actions: bool) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        return _run(args, in_actions)
     except KeyboardInterrupt:
         return 130
+    except ReaderGone:
+        raise
     except Exception:
         print(
             f"rollouts-plugin-lint {__version__}: internal error, please report it with this "
@@ -126,9 +149,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _run(args: argparse.Namespace) -> int:
+def _reader_gone(streams: tuple[TextIO, TextIO]) -> int:
+    """The reader of stdout (or stderr) went away (`| head -1`): stop quietly, as a process
+    ended by SIGPIPE does, with the status a shell shows for one (128 + 13). What is still
+    buffered goes to /dev/null, so the interpreter's last flush fails no more."""
+    for stream in streams:
+        try:
+            stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _run(args: argparse.Namespace, in_actions: bool) -> int:
     from rollouts_plugin_lint.lint import run
-    from rollouts_plugin_lint.printable import printable
     from rollouts_plugin_lint.report import write_report
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.report.sarif import write_sarif
@@ -156,15 +193,18 @@ def _run(args: argparse.Namespace) -> int:
     if settings.output is None:
         write_report(result, settings, sys.stdout)
     for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
-        if path is not None and not _write_file(path, writer, result, settings):
+        if path is not None and not _write_file(path, writer, result, settings, in_actions):
             return EXIT_USAGE
     return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK
 
 
-def _write_file(path: str, writer: Reporter, result: LintResult, settings: Settings) -> bool:
+def _write_file(
+    path: str, writer: Reporter, result: LintResult, settings: Settings, in_actions: bool
+) -> bool:
     try:
-        with open(path, "w", encoding="utf-8") as stream:
-            writer(result, settings, stream)
+        # A workflow may print the file (`cat report.txt`): it is guarded like stdout.
+        with open(path, "w", encoding="utf-8", errors="backslashreplace") as stream:
+            writer(result, settings, GuardedStream(stream, in_actions))
     except OSError as error:
         print(f"rollouts-plugin-lint: error: {path}: {error.strerror}", file=sys.stderr)
         return False

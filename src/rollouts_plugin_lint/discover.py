@@ -1,20 +1,48 @@
 """Paths -> candidate files: a git-aware walk, excludes, and a cheap byte prefilter so
 that only files that can hold plugin configuration are ever parsed.
 
+Everything below a named path comes with the pull request and is hostile: a folder that
+looks like a git repository, symbolic links out of the checkout, files of any size. So git
+only ever runs on the real repository (found by its `.git` entry, which no commit can
+contain), no link is followed out of the repository, and no read exceeds MAX_FILE_BYTES.
+
 Paths stay plain strings here: a large repository has tens of thousands of files and
 pathlib objects cost more than reading most of them."""
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from rollouts_plugin_lint.model import Finding, Severity, Span
+
+# Discovery owns the read bound: a bigger file is never read, only reported.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+# Files of other kinds are only counted, never checked: a smaller bound keeps that cheap.
+_MAX_COUNTED_BYTES = 1024 * 1024
+
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+# Text files that can hold a plugin list we do not read (a README's example, a Terraform
+# helm_release, a shell heredoc, a template rendered elsewhere). A walk counts those that
+# mention a plugin key, so the run can say what it did not check.
+OTHER_TEXT_KINDS = {
+    ".md": "Markdown", ".markdown": "Markdown",
+    ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
+    ".sh": "shell", ".bash": "shell",
+    ".txt": "text",
+    ".tpl": "template", ".gotmpl": "template", ".j2": "template",
+    ".jsonnet": "Jsonnet", ".libsonnet": "Jsonnet",
+    ".cue": "CUE", ".nix": "Nix",
+}  # fmt: skip
+_WALKED_SUFFIXES = YAML_SUFFIXES + tuple(OTHER_TEXT_KINDS)
+_NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -36,6 +64,10 @@ def might_hold_plugins(data: bytes) -> bool:
     return any(quick in data for quick in _QUICK) and _PRECISE.search(data) is not None
 
 
+class FileTooLarge(OSError):
+    """A file above the read bound: reported, never read."""
+
+
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
 
@@ -53,49 +85,139 @@ class Candidate:
     data: bytes
 
 
+@dataclass(frozen=True)
+class Repository:
+    """A real git repository: its work tree's top and its git directory, both resolved."""
+
+    top: str
+    git_dir: str
+
+
+@dataclass(frozen=True)
+class _Root:
+    """A named path, resolved: where its files are read from, and the folder no link may
+    leave (`boundary`, described by `within`)."""
+
+    real: str
+    boundary: str
+    within: str
+    repository: Repository | None = None
+
+    def holds(self, real: str) -> bool:
+        return real == self.boundary or real.startswith(self.boundary.rstrip("/") + "/")
+
+    def outside_message(self) -> str:
+        return f"symbolic link leading outside {self.within}: not followed, not read"
+
+
 @dataclass
 class Discovery:
     """Iterating yields the files worth parsing, reading each file once and holding no file
-    open between steps. `scanned` counts every file looked at; `unreadable` lists
-    (display path, reason) for files that could not be read."""
+    open between steps. `scanned` counts every YAML or JSON file looked at; `skipped` holds
+    one `skipped-file` finding per file that was not read (unreadable, oversized, a link out
+    of the repository, a named file that is not YAML); `not_checked` counts, by kind, the
+    walked files of other kinds that mention a plugin key."""
 
     paths: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     cwd: str = field(default_factory=os.getcwd)
     scanned: int = 0
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Finding] = field(default_factory=list)
+    not_checked: Counter[str] = field(default_factory=Counter)
 
     def __iter__(self) -> Iterator[Candidate]:
         cwd = os.path.abspath(self.cwd)
+        real_cwd = os.path.realpath(cwd)
         seen: set[str] = set()
-        for path, absolute in self._files(cwd):
-            if absolute in seen:
-                continue
-            seen.add(absolute)
-            self.scanned += 1
-            try:
-                data = read_regular_file(absolute)
-            except OSError as error:
-                reason = error.strerror or str(error)
-                self.unreadable.append((display_path(absolute, cwd, path), reason))
-                continue
-            if might_hold_plugins(data) or might_give_versions(absolute, data):
-                yield Candidate(absolute, display_path(absolute, cwd, path), data)
-
-    def _files(self, cwd: str) -> Iterator[tuple[str, str]]:
-        """(path as given or found, absolute normalized path) of every file to look at."""
+        repositories: dict[str, Repository | None] = {}
         for raw in self.paths:
-            if os.path.isdir(os.path.join(cwd, raw)):
-                for relative in walk_directory(os.path.join(cwd, raw)):
+            given = os.path.normpath(os.path.join(cwd, raw))
+            lexical = _on_real_cwd(given, cwd, real_cwd)
+            if os.path.isdir(lexical):
+                root = _resolve(lexical, lexical, real_cwd, repositories)
+                if not root.holds(root.real):
+                    self._skip(display_path(given, cwd, raw), root.outside_message())
+                    continue
+                for relative in walk_directory(root.real, root.repository):
                     found = os.path.normpath(os.path.join(raw, relative))
                     absolute = os.path.normpath(os.path.join(cwd, found))
                     # Per-file work adds up over tens of thousands of files: no display
                     # path when there is no pattern to match it against.
-                    if not (self.exclude and self._excluded(display_path(absolute, cwd, found))):
-                        yield found, absolute
+                    if self.exclude and self._excluded(display_path(absolute, cwd, found)):
+                        continue
+                    source = os.path.join(root.real, relative)
+                    if source not in seen:
+                        seen.add(source)
+                        yield from self._look_at(source, absolute, found, cwd, root)
             else:
-                # Named explicitly (pre-commit does this): always checked.
-                yield raw, os.path.normpath(os.path.join(cwd, raw))
+                # Named explicitly (pre-commit does this): checked whatever the folder, but
+                # only if it is YAML or JSON and stays inside the repository.
+                display = display_path(given, cwd, raw)
+                if not raw.lower().endswith(YAML_SUFFIXES):
+                    self._skip(display, _not_yaml_message(raw), Severity.NOTE)
+                    continue
+                root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
+                if not root.holds(root.real):
+                    self._skip(display, root.outside_message())
+                elif root.real not in seen:
+                    seen.add(root.real)
+                    self.scanned += 1
+                    candidate = self._read(root.real, display, root, followed=True)
+                    if candidate is not None:
+                        yield candidate
+
+    def not_checked_warning(self) -> str | None:
+        """One sentence for the run's warnings about the walked files we did not check."""
+        total = sum(self.not_checked.values())
+        if not total:
+            return None
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
+        files = "file is" if total == 1 else "files are"
+        return (
+            f"{total} {files} not YAML or JSON but mention a plugin key ({kinds}): "
+            f"not checked; {_NOT_READ}"
+        )
+
+    def _look_at(
+        self, source: str, absolute: str, found: str, cwd: str, root: _Root
+    ) -> Iterator[Candidate]:
+        kind = OTHER_TEXT_KINDS.get(os.path.splitext(source)[1].lower())
+        if kind is not None:
+            if _mentions_plugins(source):
+                self.not_checked[kind] += 1
+            return
+        self.scanned += 1
+        candidate = self._read(source, display_path(absolute, cwd, found), root, followed=False)
+        if candidate is not None:
+            yield candidate
+
+    def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
+        """`followed`: `source` is already resolved and inside the root."""
+        try:
+            try:
+                data = read_regular_file(source)
+            except OSError as error:
+                if followed or error.errno != errno.ELOOP:
+                    raise
+                # A walked name that is a symbolic link: read its target only inside.
+                target = os.path.realpath(source)
+                if not root.holds(target):
+                    self._skip(display, root.outside_message())
+                    return None
+                data = read_regular_file(target)
+        except FileTooLarge:
+            self._skip(display, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                                "not read")  # fmt: skip
+            return None
+        except OSError as error:
+            self._skip(display, f"cannot read file: {error.strerror or error}")
+            return None
+        if might_hold_plugins(data) or might_give_versions(source, data):
+            return Candidate(source, display, data)
+        return None
+
+    def _skip(self, display: str, message: str, severity: Severity = Severity.WARNING) -> None:
+        self.skipped.append(Finding("skipped-file", severity, Span.point(display, 1), message))
 
     def _excluded(self, display: str) -> bool:
         name = os.path.basename(display)
@@ -105,48 +227,162 @@ class Discovery:
         )
 
 
-def read_regular_file(path: str) -> bytes:
-    """The bytes of a regular file. Opening without blocking and checking the open file
-    means a FIFO, a device or a file swapped in between cannot hang or fool us."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
+    """`given` rebuilt on the resolved working directory, so that every symbolic link left
+    in it lies below that directory: in the checkout, where links are hostile."""
+    below = cwd.rstrip("/") + "/"
+    if given == cwd:
+        return real_cwd
+    if given.startswith(below):
+        return os.path.join(real_cwd, given[len(below) :])
+    return given
+
+
+def _not_yaml_message(name: str) -> str:
+    suffix = os.path.splitext(name)[1].lower()
+    kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
+    return f"not a YAML or JSON file ({kind}): not checked; {_NOT_READ}"
+
+
+def _resolve(
+    start: str, named: str, real_cwd: str, repositories: dict[str, Repository | None]
+) -> _Root:
+    """The root of a named path (`start`: the folder to look for a repository from): the
+    repository's top; without one, the working directory; for a path outside both, the
+    named folder or the folder of a named file."""
+    repository = find_repository(start, repositories)
+    real = os.path.realpath(named)
+    if repository is not None:
+        return _Root(real, repository.top, "the repository", repository)
+    if named == real_cwd or named.startswith(real_cwd.rstrip("/") + "/"):
+        return _Root(real, real_cwd, "the working directory")
+    boundary = real if named == start else os.path.realpath(start)
+    return _Root(real, boundary, "the folder named on the command line")
+
+
+def find_repository(
+    start: str, cache: dict[str, Repository | None] | None = None
+) -> Repository | None:
+    """The real repository `start` lies in: the nearest folder above it with a `.git`
+    directory or `gitdir:` file. Git never lets a commit hold a `.git` path component, so
+    a pull request cannot plant one; a folder reached through a symbolic link is passed
+    over, since the link may come with the pull request."""
+    visited: list[str] = []
+    folder = start
+    found: Repository | None = None
+    while True:
+        if cache is not None and folder in cache:
+            found = cache[folder]
+            break
+        visited.append(folder)
+        git_dir = _git_dir(folder)
+        if git_dir is not None and os.path.realpath(folder) == folder:
+            found = Repository(folder, git_dir)
+            break
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if cache is not None:
+        cache.update(dict.fromkeys(visited, found))
+    return found
+
+
+def _git_dir(folder: str) -> str | None:
+    entry = os.path.join(folder, ".git")
+    try:
+        if os.path.isdir(entry):
+            return os.path.realpath(entry)
+        with open(entry, "rb") as stream:
+            line = stream.read(4096).split(b"\n", 1)[0].strip()
+    except OSError:
+        return None
+    if not line.startswith(b"gitdir:"):
+        return None
+    target = os.fsdecode(line[len(b"gitdir:") :].strip())
+    return os.path.realpath(os.path.join(folder, target)) if target else None
+
+
+def read_regular_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Opening without blocking and
+    checking the open file means a FIFO, a device or a file swapped in between cannot hang
+    or fool us; a symbolic link is refused (ELOOP), so the caller decides whether its target
+    may be read; no more than `limit` + 1 bytes are ever read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise OSError(0, "not a regular file")
+        if status.st_size > limit:
+            raise FileTooLarge(errno.EFBIG, f"larger than {limit} bytes")
         # Plain reads, no buffered stream: for the thousands of small files of a big
         # repository, building a stream per file costs more than reading it. The first
         # read asks for one byte more than fstat said, the loop catches a file that grew.
         data = os.read(fd, status.st_size + 1)
         rest: list[bytes] = []
-        while data and (chunk := os.read(fd, 1024 * 1024)):
+        size = len(data)
+        while data and size <= limit and (chunk := os.read(fd, min(1024 * 1024, limit + 1 - size))):
             rest.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise FileTooLarge(errno.EFBIG, f"larger than {limit} bytes")
         return data + b"".join(rest) if rest else data
     finally:
         os.close(fd)
 
 
-def walk_directory(root: str) -> Iterator[str]:
-    """YAML and JSON files under `root` (relative to it), honouring .gitignore inside a
-    git work tree."""
-    listed = _git_files(root)
+def _mentions_plugins(path: str) -> bool:
+    try:
+        return might_hold_plugins(read_regular_file(path, _MAX_COUNTED_BYTES))
+    except OSError:
+        return False  # a link, a folder, too big: not worth a word in a count
+
+
+def walk_directory(root: str, repository: Repository | None = None) -> Iterator[str]:
+    """The YAML and JSON files under `root` (relative to it), and the text files of other
+    kinds discovery counts, honouring .gitignore inside a git work tree. Links are listed,
+    never descended."""
+    listed = _git_files(root, repository) if repository is not None else None
     for relative in listed if listed is not None else _walk(root):
-        if relative.lower().endswith(YAML_SUFFIXES) and SKIPPED_DIRS.isdisjoint(
+        if relative.lower().endswith(_WALKED_SUFFIXES) and SKIPPED_DIRS.isdisjoint(
             relative.split("/")[:-1]
         ):
             yield relative
 
 
-def _git_files(root: str) -> list[str] | None:
+# Nothing git reads from the environment may redirect it; these keep it quiet and literal.
+_GIT_ENVIRONMENT = {"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+# Nothing the repository configures may run, even if someone's config asks.
+_GIT_SAFETY = (
+    "-c", "safe.bareRepository=explicit",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.untrackedCache=false",
+)  # fmt: skip
+
+
+def _git_files(root: str, repository: Repository) -> list[str] | None:
+    """Tracked and untracked, not ignored, files under `root`, from the repository named
+    explicitly: git never looks for one itself, so a folder of the pull request that looks
+    like a repository is never taken for one."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    environment.update(_GIT_ENVIRONMENT)
     try:
         listing = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            [
+                "git", *_GIT_SAFETY, "--literal-pathspecs",
+                f"--git-dir={repository.git_dir}", f"--work-tree={repository.top}",
+                "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".",
+            ],
             cwd=root,
+            env=environment,
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             check=True,
             timeout=60,
-        ).stdout
+        ).stdout  # fmt: skip
     except (OSError, subprocess.SubprocessError):
-        return None  # no git, or not a work tree
+        return None  # no git, or a repository git cannot read
     names = listing.decode("utf-8", "surrogateescape").split("\0")
     return sorted({name for name in names if name})
 

@@ -90,15 +90,10 @@ def run(
         findings.extend(extraction.findings)
         if extraction.entries or extraction.findings:
             texts[candidate.display_path] = candidate.data
-    for display, reason in discovery.unreadable:
-        findings.append(
-            Finding(
-                "skipped-file",
-                Severity.WARNING,
-                Span.point(display, 1),
-                f"cannot read file: {reason}",
-            )
-        )
+    findings.extend(discovery.skipped)
+    not_checked = discovery.not_checked_warning()
+    if not_checked:
+        result.warnings.append(not_checked)
     findings.extend(check_entries(result.entries, settings.platforms))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
@@ -190,7 +185,9 @@ _HOST_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": 
 
 
 def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
-    """Only a clean download of an ELF for this very machine is ever started."""
+    """Only a clean download of a static ELF for this very machine is ever started: the
+    controller's image (distroless/static, argo-rollouts v1.9.1 Dockerfile) has no dynamic
+    loader, the probe's sandbox neither, and `check_artifact` already reports the linkage."""
     import platform
 
     return (
@@ -198,6 +195,7 @@ def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
         and artifact.downloaded
         and facts.format == "elf"
         and not facts.detail
+        and facts.interpreter is None
         and facts.os == "linux" == platform.system().lower()
         and facts.arch == _HOST_ARCH.get(platform.machine().lower())
     )

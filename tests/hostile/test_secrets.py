@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from rollouts_plugin_lint.inspect import handshake
 from tests.conftest import Runner
 from tests.hostile.helpers import Certificate, self_signed_certificate, serving_tls
 from tests.inspect_fixtures import elf_with_inline_buildinfo
@@ -269,12 +270,16 @@ def test_the_token_is_not_in_a_handshake_probes_environment(
     gcc = shutil.which("gcc")
     if gcc is None:  # pragma: no cover - the project's machines have it
         pytest.skip("gcc builds the probed program")
-    report = tmp_path / "environment.txt"
+    # The sandbox lets the child write only here besides its own temp dir (tests only).
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    monkeypatch.setattr(handshake, "SHARED_DIRECTORY", reports)
+    report = reports / "environment.txt"
     source = tmp_path / "envdump.c"
     source.write_text(ENV_DUMP)
     binary = tmp_path / "envdump"
-    subprocess.run(
-        [gcc, "-O1", "-w", f'-DREPORT="{report}"', "-o", str(binary), str(source)],
+    subprocess.run(  # static, as Go plugins are: only a static binary is probed
+        [gcc, "-O1", "-w", "-static", f'-DREPORT="{report}"', "-o", str(binary), str(source)],
         check=True,
         timeout=120,
     )

@@ -298,24 +298,34 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
 
 
 def check_handshake(entry: PluginEntry, result: HandshakeResult) -> Iterator[Finding]:
-    """What the opt-in probe saw when it started the binary with the entry's cookie."""
+    """What the opt-in probe saw when it started the binary with the entry's cookie, and
+    the containment it ran under (or that it was not run for want of any)."""
     if result.ok:
         return
+    contained = f" [contained by: {result.containment}]" if result.containment else ""
     if result.outcome == "wrong-cookie" and result.kind_found is not None:
         found = result.kind_found
         yield entry_finding(
             entry,
             "plugin-kind-mismatch",
             f"started with the {entry.kind.label} cookie the plugin refused; it hand-shakes as "
-            f"a {found.label} plugin, so it belongs in `{found.value}`",
+            f"a {found.label} plugin, so it belongs in `{found.value}`{contained}",
             f"move the entry to `{found.value}`",
+        )
+        return
+    if result.outcome == "uncontained":
+        yield entry_finding(
+            entry,
+            "handshake-failed",
+            f"the handshake probe did not start the plugin: {result.detail}",
+            "run --handshake where Landlock (Linux 5.13+) or user namespaces are available",
         )
         return
     yield entry_finding(
         entry,
         "handshake-failed",
         f"started as the controller would, the plugin did not hand-shake ({result.outcome}): "
-        f"{result.detail}",
+        f"{result.detail}{contained}",
     )
 
 

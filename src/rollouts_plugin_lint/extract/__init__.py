@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import codecs
 
+from rollouts_plugin_lint.discover import MAX_FILE_BYTES
 from rollouts_plugin_lint.extract.positions import FILE
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions
 
 __all__ = ["FIELDS", "MAX_FILE_BYTES", "Extraction", "extract_file", "extract_text"]
-
-MAX_FILE_BYTES = 8 * 1024 * 1024
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -1,23 +1,27 @@
 """The opt-in handshake probe: run one plugin binary the way go-plugin's host starts it,
-contained and time-bound, and say what happened.
+contained and time-bound, and say what happened in fixed facts.
 
 This executes untrusted code, so the caller runs it only under `--handshake` and only for
-an ELF built for this machine. Containment, in layers (each degrades on its own):
+a static ELF built for this machine. Containment, in layers:
 
-* a private copy of the binary (mode 0700) in a fresh temp directory, an empty working
-  directory beside it, and an environment holding only the go-plugin variables plus HOME
-  and TMPDIR inside that directory: no token or secret of ours reaches the child;
-* stdin from /dev/null, a session and process group of its own, `umask 077`;
-* rlimits: no core dumps, bounded file size, address space and CPU time, and (inside a
-  user namespace) a bounded number of processes;
-* `no_new_privs`, so no setuid program (sudo) can raise its privileges;
-* where the kernel allows it without privileges: new user, network and PID namespaces, so
-  the child has no network and everything it starts dies with it, even past `setsid()`;
-* a parent-death signal, so nothing outlives a linter that is killed itself;
+* files: the binary may write only its private work directory and read only its own
+  private copy and four devices. Two layers, each enough alone, both where available:
+  Landlock (every right of the kernel's ABI handled, TCP and signal scoping where the ABI
+  has them), and user, mount, PID, network and IPC namespaces with a read-only tmpfs root
+  holding only those paths and a /proc of the PID namespace. With neither, the binary is
+  not run ("uncontained"): nothing else keeps it from the workspace's .git/config or the
+  runner's GITHUB_ENV file;
+* secrets: an environment of the go-plugin variables only, a launcher started with an
+  empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
+  /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
+  binary prints is quoted back: it could encode what it found past the runner's masking;
+* stdin from /dev/null, a session and process group of its own, `umask 077`, rlimits (no
+  core dumps, bounded file size, address space, CPU time and processes), `no_new_privs`,
+  no capabilities, a parent-death signal;
 * one deadline for the whole probe, after which the process group (and the PID namespace)
   is killed with SIGKILL and reaped, whatever the binary does with SIGTERM or its pipes.
 
-The child is started through a tiny launcher run by this Python interpreter (`-I -S`): it
+The child is started through a small launcher run by this Python interpreter (`-I -S`): it
 applies the limits after the fork and then `execve`s the plugin. `subprocess`'s
 `preexec_fn` could do the same in-process, but it is unsafe when the linter has threads
 (`--jobs`), and only a separate process can stay behind as the PID namespace's parent.
@@ -26,6 +30,7 @@ applies the limits after the fork and then `execve`s the plugin. `subprocess`'s
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import select
@@ -35,14 +40,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from rollouts_plugin_lint.model import PluginKind
 from rollouts_plugin_lint.printable import printable
 
-Outcome = Literal["handshake", "wrong-cookie", "exited", "timeout", "garbage", "not-runnable"]
+Outcome = Literal[
+    "handshake", "wrong-cookie", "exited", "timeout", "garbage", "not-runnable", "uncontained"
+]
 
 COOKIE_KEY = "ARGO_ROLLOUTS_RPC_PLUGIN"
 # The controller's HandshakeConfig per plugin list (FACTS.md §4).
@@ -78,18 +85,27 @@ REAP_GRACE = 1.0
 ADDRESS_SPACE_LIMIT = 4 << 30
 FILE_SIZE_LIMIT = 16 << 20
 PROCESS_LIMIT = 256  # processes and threads in the sandbox: Go needs a dozen or two
-# Try user, network and PID namespaces (best effort). Tests turn this off to exercise the
-# fallback that machines without unprivileged namespaces get.
+# The two containment layers, each used where the kernel allows it; tests turn one off to
+# prove the other holds alone, and both off to see the probe refuse to run anything.
 USE_NAMESPACES = True
+USE_LANDLOCK = True
+# Tests only: one more directory the child may write (inside both layers), for programs
+# that report what they saw. The linter itself never sets it.
+SHARED_DIRECTORY: Path | None = None
+# Tests only: use at most this Landlock ABI, to prove every older kernel's rule set holds.
+LANDLOCK_ABI_LIMIT: int | None = None
 
 
 @dataclass(frozen=True)
 class HandshakeResult:
     ok: bool
     outcome: Outcome
-    detail: str  # one printable line, at most DETAIL_LIMIT characters
+    # One printable line of at most DETAIL_LIMIT characters, made of fixed facts only: the
+    # binary's own bytes are never quoted, since it can read nothing secret but could still
+    # encode whatever it finds past the runner's masking.
+    detail: str
     kind_found: PluginKind | None = None  # on wrong-cookie: the kind whose cookie worked
-    handshake_line: str | None = None  # escaped, as the binary printed it
+    containment: str = ""  # the layers in force while it ran; "" when it never ran
 
 
 def probe(path: Path, kind: PluginKind, timeout: float) -> HandshakeResult:
@@ -125,6 +141,7 @@ def _probe(
     first = _run(binary, COOKIES[kind], deadline, sandbox / "run-0")
     if not first.refused_cookie:
         return _classify(first, timeout)
+    containment = first.containment
     # go-plugin's own refusal: the binary is a plugin, maybe of another kind.
     tried = [f"{COOKIES[kind]}: refused"]
     for index, other in enumerate((k for k in PluginKind if k is not kind), start=1):
@@ -141,7 +158,7 @@ def _probe(
                     f"with {COOKIES[other]}: it is a {other.label} plugin, for {other.value}"
                 ),
                 kind_found=other,
-                handshake_line=printable(run.text_line or "", STDOUT_LINE_LIMIT),
+                containment=containment,
             )
         tried.append(f"{COOKIES[other]}: {'refused' if run.refused_cookie else _brief(run)}")
     return HandshakeResult(
@@ -151,6 +168,7 @@ def _probe(
             f"go-plugin binary that refuses the {COOKIE_KEY} cookie of every plugin list "
             f"({'; '.join(tried)}): it is a plugin for another program"
         ),
+        containment=containment,
     )
 
 
@@ -171,6 +189,8 @@ class _Run:
     timed_out: bool = False
     stdout_closed: bool = False
     namespace_init: int | None = None  # outer pid of the PID namespace's init, if any
+    containment: str = ""  # the launcher's account of the layers in force
+    uncontained: str | None = None  # why the launcher refused to run the binary
 
     @property
     def refused_cookie(self) -> bool:
@@ -182,10 +202,6 @@ class _Run:
             and self.overlong is None
             and COOKIE_REFUSED in self.stderr
         )
-
-    @property
-    def text_line(self) -> str | None:
-        return None if self.line is None else self.line.decode("utf-8", "backslashreplace")
 
     @property
     def handshake_error(self) -> str | None:
@@ -207,18 +223,28 @@ def _run(binary: Path, cookie: str, deadline: float, workdir: Path) -> _Run:
         "HOME": str(workdir),
         "TMPDIR": str(workdir),
     }
+    root = workdir.with_name(workdir.name + "-root")  # where the private view is built
+    root.mkdir(mode=0o700)
     remaining = max(deadline - time.monotonic(), 0.0)
-    cpu_seconds = math.ceil(remaining) + 1
     status_read, status_write = os.pipe()
-    command = [
-        *_interpreter(),
-        _LAUNCHER,
-        str(status_write),
-        str(binary),
-        str(cpu_seconds),
-        "namespaces" if USE_NAMESPACES else "no-namespaces",
-        *(f"{name}={value}" for name, value in environment.items()),
-    ]
+    config = {
+        "status_fd": status_write,
+        "binary": str(binary),
+        "workdir": str(workdir),
+        "root": str(root),
+        "environment": environment,
+        "cpu_seconds": math.ceil(remaining) + 1,
+        "namespaces": USE_NAMESPACES,
+        "landlock": USE_LANDLOCK,
+        "shared": None if SHARED_DIRECTORY is None else str(SHARED_DIRECTORY),
+        "landlock_abi_limit": LANDLOCK_ABI_LIMIT,
+        "limits": {
+            "file_size": FILE_SIZE_LIMIT,
+            "address_space": ADDRESS_SPACE_LIMIT,
+            "processes": PROCESS_LIMIT,
+        },
+    }
+    command = [*_interpreter(), _LAUNCHER, json.dumps(config)]
     try:
         process = subprocess.Popen(
             command,
@@ -302,7 +328,10 @@ def _watch(process: subprocess.Popen[bytes], status_fd: int, deadline: float, ru
                 break
         else:
             run.exited = _has_exited(process.pid)
-    _read_status(bytes(status), run)
+    with contextlib.suppress(BlockingIOError, OSError):
+        # Records written before the exec are in the pipe before any line of the plugin.
+        status += os.read(status_fd, STDOUT_LINE_LIMIT)
+    _read_status(bytes(status[:STDOUT_LINE_LIMIT]), run)
     run.stderr = bytes(stderr)
     run.stdout_closed = stdout_fd not in open_fds
     if run.line is None and run.overlong is None and stdout:
@@ -314,11 +343,15 @@ def _watch(process: subprocess.Popen[bytes], status_fd: int, deadline: float, ru
 
 
 def _read_status(status: bytes, run: _Run) -> None:
-    """The launcher's records: `pid N` (the PID namespace's init) and `error TEXT`."""
+    """The launcher's records (the plugin cannot write them: the pipe closes at its exec)."""
     for record in status.decode("utf-8", "backslashreplace").splitlines():
         tag, _, value = record.partition(" ")
         if tag == "pid" and value.isdigit():
             run.namespace_init = int(value)
+        elif tag == "contained":
+            run.containment = value
+        elif tag == "uncontained":
+            run.uncontained = value
         elif tag == "error":
             run.launch_error = value
 
@@ -360,39 +393,58 @@ def _terminate(process: subprocess.Popen[bytes], namespace_init: int | None) -> 
 
 
 def _handshake_error(line: bytes) -> str | None:
-    parts = line.decode("utf-8", "backslashreplace").strip().split("|")
+    """What is wrong with `line`, in words of ours: only the field count and comparisons
+    with the values go-plugin and Argo Rollouts use."""
+    parts = line.strip().split(b"|")
     if len(parts) < 5:
         return f"has {len(parts)} '|'-separated fields, a handshake has at least 5"
     core, app, network, _address, protocol = parts[:5]
-    if core != "1":
-        return f"core protocol version is {core!r}, go-plugin's is '1'"
-    if app != PROTOCOL_VERSION:
-        return f"plugin protocol version is {app!r}, Argo Rollouts speaks {PROTOCOL_VERSION!r}"
-    if network not in ("unix", "tcp"):
-        return f"network is {network!r}, expected 'unix' or 'tcp'"
-    if protocol != "netrpc":
-        return f"protocol is {protocol!r}, Argo Rollouts speaks 'netrpc'"
+    if core != b"1":
+        return "core protocol version is not go-plugin's '1'"
+    if app != PROTOCOL_VERSION.encode():
+        return f"plugin protocol version is not {PROTOCOL_VERSION!r}, the one Argo Rollouts speaks"
+    if network not in (b"unix", b"tcp"):
+        return "network is neither 'unix' nor 'tcp'"
+    if protocol == b"grpc":
+        return "protocol is 'grpc', Argo Rollouts speaks 'netrpc'"
+    if protocol != b"netrpc":
+        return "protocol is not 'netrpc', the one Argo Rollouts speaks"
     return None
 
 
+def _handshake_facts(line: bytes) -> str:
+    network = line.strip().split(b"|")[2].decode()  # checked: "unix" or "tcp"
+    address = "a unix socket" if network == "unix" else "a tcp address"
+    return (
+        f"go-plugin handshake: core protocol 1, plugin protocol {PROTOCOL_VERSION}, "
+        f"netrpc on {address}, cookie accepted"
+    )
+
+
 def _classify(run: _Run, timeout: float) -> HandshakeResult:
+    result = _judge(run, timeout)
+    return replace(result, containment=run.containment) if run.containment else result
+
+
+def _judge(run: _Run, timeout: float) -> HandshakeResult:
+    if run.uncontained is not None:
+        return HandshakeResult(
+            ok=False,
+            outcome="uncontained",
+            detail=_clip(
+                "not run: the probe found no way to keep the binary from your files on "
+                f"this machine ({printable(run.uncontained, DETAIL_LIMIT)})"
+            ),
+        )
     if run.launch_error is not None:
         return _not_runnable(run.launch_error)
     if run.line is not None:
         error = run.handshake_error
         if error is None:
-            prefix = "go-plugin handshake: "
-            return HandshakeResult(
-                ok=True,
-                outcome="handshake",
-                detail=prefix + printable(run.text_line or "", DETAIL_LIMIT - len(prefix)),
-                handshake_line=printable(run.text_line or "", STDOUT_LINE_LIMIT),
-            )
-        return _garbage(f"first stdout line {error}: ", run.line)
+            return HandshakeResult(ok=True, outcome="handshake", detail=_handshake_facts(run.line))
+        return _garbage(f"first stdout line {error}")
     if run.overlong is not None:
-        return _garbage(
-            f"first stdout line is longer than {STDOUT_LINE_LIMIT} bytes: ", run.overlong
-        )
+        return _garbage(f"first stdout line is longer than {STDOUT_LINE_LIMIT} bytes")
     if run.timed_out:
         return HandshakeResult(ok=False, outcome="timeout", detail=_timeout_detail(run, timeout))
     return HandshakeResult(ok=False, outcome="exited", detail=_exit_detail(run))
@@ -400,6 +452,8 @@ def _classify(run: _Run, timeout: float) -> HandshakeResult:
 
 def _brief(run: _Run) -> str:
     """A run's outcome in a few words, for the list of cookies tried."""
+    if run.uncontained is not None:
+        return "not run"
     if run.launch_error is not None:
         return "not runnable"
     if run.line is not None or run.overlong is not None:
@@ -411,33 +465,34 @@ def _not_runnable(reason: str) -> HandshakeResult:
     return HandshakeResult(ok=False, outcome="not-runnable", detail=printable(reason, DETAIL_LIMIT))
 
 
-def _garbage(prefix: str, line: bytes) -> HandshakeResult:
-    return HandshakeResult(
-        ok=False, outcome="garbage", detail=_clip(prefix + _quote(line, DETAIL_LIMIT - len(prefix)))
-    )
+def _garbage(detail: str) -> HandshakeResult:
+    return HandshakeResult(ok=False, outcome="garbage", detail=_clip(detail))
 
 
 def _exit_detail(run: _Run) -> str:
-    detail = f"exited before the handshake ({_exit_status(run.returncode)})"
-    return _with_stderr(detail, run.stderr)
+    return _clip(
+        f"exited before the handshake ({_exit_status(run.returncode)}); "
+        + _stderr_facts(run.stderr)
+    )
 
 
 def _timeout_detail(run: _Run, timeout: float) -> str:
     detail = f"no handshake line on stdout within {timeout:g} s"
     if run.partial:
-        prefix = detail + "; unfinished line "
-        return _clip(prefix + _quote(run.partial, DETAIL_LIMIT - len(prefix)))
-    if run.stdout_closed:
+        detail += f" ({len(run.partial)} bytes without a line break)"
+    elif run.stdout_closed:
         detail += " (it closed stdout and kept running)"
-    return _with_stderr(detail, run.stderr)
+    return _clip(f"{detail}; {_stderr_facts(run.stderr)}")
 
 
-def _with_stderr(detail: str, stderr: bytes) -> str:
-    text = stderr.strip()
-    if not text:
-        return _clip(detail + "; stderr empty")
-    prefix = detail + "; stderr: "
-    return _clip(prefix + _quote(text, DETAIL_LIMIT - len(prefix)))
+def _stderr_facts(stderr: bytes) -> str:
+    if not stderr.strip():
+        return "stderr empty"
+    if COOKIE_REFUSED in stderr:
+        return "go-plugin's refusal on stderr"
+    size = f"{len(stderr)} bytes" if len(stderr) < STDERR_KEEP else f"over {STDERR_KEEP} bytes"
+    what = "a Go panic" if stderr.lstrip().startswith((b"panic: ", b"fatal error: ")) else size
+    return f"{what} on stderr (not shown: the binary's output is never quoted)"
 
 
 def _exit_status(returncode: int | None) -> str:
@@ -450,11 +505,6 @@ def _exit_status(returncode: int | None) -> str:
             name = f"signal {-returncode}"
         return f"killed by {name}"
     return f"exit code {returncode}"
-
-
-def _quote(data: bytes, budget: int) -> str:
-    """`data` escaped and quoted, in at most `budget` characters (and at least a few)."""
-    return "'" + printable(data.decode("utf-8", "backslashreplace"), max(budget - 2, 8)) + "'"
 
 
 def _clip(text: str) -> str:
@@ -487,23 +537,55 @@ def _interpreter() -> list[str]:
     return [sys.executable or "python3", "-I", "-S", "-c"]
 
 
-# The launcher, run as
-# `python -I -S -c _LAUNCHER STATUS_FD BINARY CPU_SECONDS [no-]namespaces NAME=VALUE...`.
-# It reports on STATUS_FD (closed on exec): `pid N` for the PID namespace's init and
-# `error TEXT` if the binary cannot be executed. It must stay small and import nothing
-# from this package, so it starts in a few milliseconds.
-_LAUNCHER = rf"""
-import os, resource, signal, sys
+# The launcher, run as `python -I -S -c _LAUNCHER CONFIG_JSON` (see `_run`). It reports on
+# the status descriptor (closed on exec): `pid N` for the PID namespace's init, `contained
+# TEXT` naming the layers in force, `uncontained TEXT` when it refuses to run the binary, and
+# `error TEXT` if the binary cannot be executed. It imports nothing from this package, so
+# it starts in a few milliseconds.
+_LAUNCHER = r"""
+import ctypes, json, os, resource, signal, struct, sys
 
-status_fd, path, cpu_seconds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-use_namespaces = sys.argv[4] == "namespaces"
-environment = dict(item.split("=", 1) for item in sys.argv[5:])
+config = json.loads(sys.argv[1])
+status_fd = config["status_fd"]
 os.set_inheritable(status_fd, False)
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = 0x10000000, 0x40000000, 0x20000000
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
+# statvfs flags of a mount that a bind remount in a user namespace must keep (they are
+# locked); their values equal the MS_ flags of the same name.
+KEPT_MOUNT_FLAGS = 1 | 2 | 4 | 8 | 1024 | 2048 | 4096
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine)
+# Landlock's syscalls have the same numbers on every architecture.
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION, LANDLOCK_RULE_PATH_BENEATH = 1, 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
+FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
+FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+DEVICES = ("null", "zero", "random", "urandom")
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
 
 def report(tag, text):
-    os.write(status_fd, f"{{tag}} {{text}}\n".encode("utf-8", "backslashreplace"))
+    os.write(status_fd, f"{tag} {text}\n".encode("utf-8", "backslashreplace"))
+
+
+def check(result):
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+def mount(source, target, kind, flags, data=None):
+    encode = lambda text: None if text is None else os.fsencode(text)
+    check(libc.mount(encode(source), encode(target), encode(kind), ctypes.c_ulong(flags),
+                     encode(data)))
+
 
 def lower(name, value):
     limit = getattr(resource, name)
@@ -515,56 +597,210 @@ def lower(name, value):
     except (ValueError, OSError):
         pass
 
+
+def write_file(path, text):
+    with open(path, "w") as file:
+        file.write(text)
+
+
+def enter_namespaces():
+    # A user namespace lets an unprivileged user create the others, and takes a root
+    # launcher's capabilities away on the host; without one (root only) the rest still works.
+    uid, gid = os.geteuid(), os.getegid()
+    for flags, names in (
+        (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC,
+         "user+mount+pid+net+ipc"),
+        (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC, "mount+pid+net+ipc"),
+    ):
+        if libc.unshare(flags) != 0:
+            continue
+        if flags & CLONE_NEWUSER:
+            # A non-zero id inside, so that execve leaves the plugin no capability even in
+            # its own namespace.
+            # Where a policy (Ubuntu's AppArmor) lets the namespace be made but denies it
+            # capabilities, this fails, and so does the view: Landlock still holds.
+            for path, text in (("setgroups", "deny"), ("uid_map", f"{uid or 1} {uid} 1"),
+                               ("gid_map", f"{gid or 1} {gid} 1")):
+                try:
+                    write_file(f"/proc/self/{path}", text)
+                except OSError:
+                    pass
+        return flags, names
+    return 0, ""
+
+
+def bind(source, target, flags):
+    mount(source, target, None, MS_BIND)
+    kept = os.statvfs(target).f_flag & KEPT_MOUNT_FLAGS
+    mount(None, target, None, MS_REMOUNT | MS_BIND | kept | flags)
+
+
+def touch(path):
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def build_view(root, workdir, binary, fresh_proc):
+    # A tmpfs root holding only the binary (read-only), the work directory (the one
+    # writable place), four devices and, in a PID namespace, a /proc of its own processes.
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(0, f"no pivot_root number known for {os.uname().machine}")
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k,nr_inodes=64")
+    inside = lambda path: root + path
+    for directory in filter(None, (workdir, config["shared"])):
+        os.makedirs(inside(directory), mode=0o755, exist_ok=True)
+        bind(directory, inside(directory), MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    touch(inside(binary))
+    bind(binary, inside(binary), MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for device in DEVICES:
+        touch(inside(f"/dev/{device}"))
+        bind(f"/dev/{device}", inside(f"/dev/{device}"), MS_NOSUID | MS_NOEXEC)
+    proc = False
+    if fresh_proc:
+        os.mkdir(inside("/proc"), 0o555)
+        try:
+            mount("proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            proc = True
+        except OSError:
+            pass  # a runtime that masks parts of /proc refuses a new one: do without
+    os.chdir(root)
+    check(libc.syscall(ctypes.c_long(SYS_PIVOT_ROOT), b".", b"."))
+    check(libc.umount2(b".", MNT_DETACH))
+    os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(workdir)
+    return proc
+
+
+def landlock(rules):
+    # Every access right this kernel's Landlock ABI knows is handled, so anything no rule
+    # grants is denied: files, TCP bind and connect (ABI 4), signals and abstract unix
+    # sockets outside the sandbox (ABI 6). A sandboxed process can never ptrace, or read
+    # the /proc files of, a process outside its domain (ABI 1).
+    syscall = libc.syscall
+    abi = syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0),
+                  ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    if abi < 1:
+        error = ctypes.get_errno()
+        raise OSError(error, "Landlock is " + ("disabled" if error == 95 else "not available"))
+    abi = min(abi, config["landlock_abi_limit"] or abi)
+    handled = (1 << 13) - 1
+    handled |= (1 << 13 if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0)
+    handled |= FS_IOCTL_DEV if abi >= 5 else 0
+    # The attribute grew with the ABI: pass exactly the fields this kernel knows.
+    fields = [handled, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0]
+    packed = struct.pack("=3Q", *fields)[: 8 if abi < 4 else 16 if abi < 6 else 24]
+    ruleset = check(syscall(ctypes.c_long(SYS_LANDLOCK_CREATE_RULESET),
+                            ctypes.create_string_buffer(packed, len(packed)),
+                            ctypes.c_size_t(len(packed)), ctypes.c_uint32(0)))
+    for path, access in rules:
+        try:
+            target = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        if not os.path.isdir(path):
+            access &= FS_FILE_RIGHTS
+        rule = ctypes.create_string_buffer(struct.pack("=Qi", access & handled, target))
+        try:
+            check(syscall(ctypes.c_long(SYS_LANDLOCK_ADD_RULE), ctypes.c_int(ruleset),
+                          ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)))
+        finally:
+            os.close(target)
+    check(syscall(ctypes.c_long(SYS_LANDLOCK_RESTRICT_SELF), ctypes.c_int(ruleset),
+                  ctypes.c_uint32(0)))
+    os.close(ruleset)
+    return f"landlock ABI {abi}"
+
+
+def drop_capabilities():
+    # Only a launcher that is root without a user namespace has any to lose.
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    for capability in range(64):
+        libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
+    header = ctypes.create_string_buffer(struct.pack("=Ii", 0x20080522, 0))
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capget(header, data) == 0:
+        data[2] = data[5] = 0  # inheritable: with the bounding set empty, exec gives none
+        libc.capset(header, data)
+
+
+def contain(namespaces, names):
+    # Either layer alone keeps the binary from every file but its own; without both, it
+    # does not run at all.
+    layers, missing = [], []
+    view = proc = False
+    if namespaces & CLONE_NEWNS:
+        try:
+            proc = build_view(config["root"], config["workdir"], config["binary"],
+                              bool(namespaces & CLONE_NEWPID))
+            view = True
+        except OSError as error:
+            missing.append(f"no private file view ({error.strerror or error})")
+    elif config["namespaces"]:
+        missing.append("no namespaces (unshare refused)")
+    if namespaces:
+        layers.append(f"{names} namespaces" + (", read-only minimal view" if view else ""))
+    drop_capabilities()
+    if config["landlock"]:
+        everything = (1 << 16) - 1 - FS_EXECUTE
+        rules = [(config["workdir"], everything), (config["binary"], FS_EXECUTE | FS_READ_FILE),
+                 ("/dev/null", FS_READ_FILE | FS_WRITE_FILE)]
+        rules += [(f"/dev/{device}", FS_READ_FILE) for device in DEVICES[1:]]
+        if proc:
+            rules.append(("/proc", FS_READ_FILE | FS_READ_DIR))
+        if config["shared"]:
+            rules.append((config["shared"], everything))
+        try:
+            layers.insert(0, landlock(rules))
+        except OSError as error:
+            missing.append(f"no Landlock ({error.strerror or error})")
+    contained = view or (layers and layers[0].startswith("landlock"))
+    if not contained:
+        report("uncontained", "; ".join(missing) or "no containment layer enabled")
+        os._exit(127)
+    report("contained", ", ".join(layers))
+
+
 def execute():
     try:
-        os.execve(path, [path], environment)
+        os.execve(config["binary"], [config["binary"]], config["environment"])
     except OSError as error:
         hint = " (is the temp directory mounted noexec?)" if error.errno == 13 else ""
-        report("error", f"cannot execute: {{error}}{{hint}}")
+        report("error", f"cannot execute: {error}{hint}")
     os._exit(127)
+
 
 def main():
     # Python ignores these at start, and an ignored signal stays ignored across execve:
     # give the plugin the defaults that go-plugin's host gives it.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl, unshare = libc.prctl, libc.unshare
-    except (ImportError, OSError, AttributeError):
-        prctl = unshare = None
-    if prctl:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the probe
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid bits are ignored from here on
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the probe
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid bits are ignored from here on
+    limits = config["limits"]
     lower("RLIMIT_CORE", 0)
-    lower("RLIMIT_FSIZE", {FILE_SIZE_LIMIT})
-    lower("RLIMIT_AS", {ADDRESS_SPACE_LIMIT})
-    lower("RLIMIT_CPU", cpu_seconds)
-    namespaces = 0
-    if unshare and use_namespaces:
-        # A user namespace lets an unprivileged user create the others; root needs none.
-        for flags in (CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID, CLONE_NEWNET | CLONE_NEWPID):
-            if unshare(flags) == 0:
-                namespaces = flags
-                break
+    lower("RLIMIT_FSIZE", limits["file_size"])
+    lower("RLIMIT_AS", limits["address_space"])
+    lower("RLIMIT_CPU", config["cpu_seconds"])
+    namespaces, names = enter_namespaces() if config["namespaces"] else (0, "")
     if namespaces & CLONE_NEWUSER:
         # Since Linux 5.14 RLIMIT_NPROC counts the processes of this user namespace only;
         # before, it counted all of the user's processes on the host and could starve Go.
         release = os.uname().release.split(".")[:2]
         if all(part.isdigit() for part in release) and tuple(map(int, release)) >= (5, 14):
-            lower("RLIMIT_NPROC", {PROCESS_LIMIT})
+            lower("RLIMIT_NPROC", limits["processes"])
     if not namespaces & CLONE_NEWPID:
+        contain(namespaces, names)
         execute()
     # The first child in a new PID namespace is its init: when it dies, the kernel kills
     # every other process in the namespace. Stay behind as its parent to pass on its status.
     child = os.fork()
     if child == 0:
-        if prctl:
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the launcher
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the launcher
+        contain(namespaces, names)
         execute()
     report("pid", child)
-    os.close(status_fd)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)
     os.dup2(null, 2)
@@ -577,6 +813,6 @@ def main():
 try:
     main()
 except BaseException as error:
-    report("error", f"the probe launcher failed: {{error!r}}")
+    report("error", f"the probe launcher failed: {error!r}")
     os._exit(127)
 """

@@ -3,15 +3,13 @@ shows), a Markdown job summary, the counts as step outputs, and the full text re
 collapsed log group.
 
 Everything a finding says may come from a pull request (YAML, URLs, server answers), so every
-value is escaped the way the runner unescapes it (actions/runner `ActionCommand.cs`), and no
-line of the log group can be read as a command.
+value is escaped the way the runner unescapes it (actions/runner `ActionCommand.cs`), and every
+line goes through a neutralising GuardedStream, so only our own commands are commands.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -19,7 +17,7 @@ from typing import TextIO
 
 from rollouts_plugin_lint.lint import LintResult
 from rollouts_plugin_lint.model import Finding, Severity
-from rollouts_plugin_lint.printable import printable
+from rollouts_plugin_lint.printable import guarded, printable
 from rollouts_plugin_lint.report.text import summary_line, write_text
 from rollouts_plugin_lint.rules import RULES
 from rollouts_plugin_lint.settings import Settings
@@ -34,7 +32,6 @@ GROUP_TITLE = "rollouts-plugin-lint: full report"
 
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 _LEVEL_NAMES = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
-_LINE_BREAKS = re.compile(r"\r\n|\r|\n")  # where the runner's line reader splits
 
 
 def write_github(result: LintResult, settings: Settings, stream: TextIO) -> None:
@@ -44,20 +41,18 @@ def write_github(result: LintResult, settings: Settings, stream: TextIO) -> None
     ]
     where = _Locator(environ.get("GITHUB_WORKSPACE"))
 
-    stream.write(f"::group::{escape_data(GROUP_TITLE)}\n")
-    text = io.StringIO()
-    write_text(result, settings, text)
-    for line in _LINE_BREAKS.split(text.getvalue().rstrip("\n")):
-        stream.write(inert(line) + "\n")
-    stream.write("::endgroup::\n")
+    log = guarded(stream)
+    log.command(f"::group::{escape_data(GROUP_TITLE)}")
+    write_text(result, settings, log)
+    log.command("::endgroup::")
 
     shown, hidden = pick_annotations(findings)
     for finding in shown:
-        stream.write(annotation(finding, where(finding.span.path)) + "\n")
+        log.command(annotation(finding, where(finding.span.path)))
 
     summary_file = environ.get("GITHUB_STEP_SUMMARY")
     if hidden:
-        stream.write(_overflow_notice(hidden, len(findings), summary_file, settings) + "\n")
+        log.command(_overflow_notice(hidden, len(findings), summary_file, settings))
     if summary_file:
         room = SUMMARY_LIMIT - _size_of(summary_file)
         _append(summary_file, step_summary(result, findings, where, room))
@@ -98,19 +93,9 @@ def escape_data(text: str) -> str:
 
 
 def escape_property(text: str) -> str:
-    """A command's property value: also `:` and `,`, which end the command or the property."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def inert(line: str) -> str:
-    """A log line the runner cannot take for a workflow command. It reads `::name ...::` at
-    the start of a line after trimming leading whitespace, and the legacy `##[name ...]`
-    anywhere in a line; the first colon or the bracket is shown escaped instead."""
-    line = line.replace("##[", "##\\x5b")
-    body = line.lstrip()
-    if body.startswith("::"):
-        line = line[: len(line) - len(body)] + "\\x3a" + body[1:]
-    return line
+    """A command's property value (a file name, a title): every control character shown
+    escaped, and also `:` and `,`, which end the command or the property."""
+    return escape_data(printable(text, None)).replace(":", "%3A").replace(",", "%2C")
 
 
 def pick_annotations(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:

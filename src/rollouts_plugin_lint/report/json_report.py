@@ -1,4 +1,10 @@
-"""The JSON report of DESIGN.md; its field names are a contract with scripts."""
+"""The JSON report of DESIGN.md; its field names are a contract with scripts.
+
+The report is ASCII: every other character is a `\\uXXXX` escape, so it survives any stream
+encoding and carries any string exactly, also one no UTF-8 can hold: a file name that is not
+UTF-8 has each undecodable byte as the lone surrogate U+DC80 + byte (Python's
+surrogateescape: `os.fsencode(path)` gives the bytes back), and a lone surrogate escape read
+from a JSON input is written back as the same escape."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from rollouts_plugin_lint.settings import Settings
 
 
 def write_json(result: LintResult, settings: Settings, stream: TextIO) -> None:
-    json.dump(report_dict(result), stream, indent=2, ensure_ascii=False)
+    json.dump(report_dict(result), stream, indent=2, ensure_ascii=True)
     stream.write("\n")
 
 

@@ -119,13 +119,22 @@ def _result(
 
 def _artifact_location(path: str, workspace: str | None) -> dict[str, str]:
     """A URI relative to the repository root (GITHUB_WORKSPACE in Actions, else the working
-    directory), percent-encoded; an absolute file URI for a file outside it."""
+    directory), percent-encoded; an absolute file URI for a file outside it. The bytes
+    encoded are the file name's own, so a name that is not UTF-8 keeps its bytes (`%FF`)."""
     absolute = os.path.abspath(path)
     root = os.path.abspath(workspace) if workspace else os.getcwd()
     relative = os.path.relpath(absolute, root)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-        return {"uri": "file://" + quote("/" + absolute.replace(os.sep, "/").lstrip("/"))}
-    return {"uri": quote(relative.replace(os.sep, "/")), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + _uri_path("/" + absolute.replace(os.sep, "/").lstrip("/"))}
+    return {"uri": _uri_path(relative.replace(os.sep, "/")), "uriBaseId": "%SRCROOT%"}
+
+
+def _uri_path(path: str) -> str:
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate that no file name decodes to
+        raw = path.encode("utf-8", "backslashreplace")
+    return quote(raw)
 
 
 def _fingerprints(

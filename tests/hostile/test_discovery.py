@@ -1,0 +1,228 @@
+"""Discovery against what a pull request can commit: a folder that looks like a git
+repository (git must never take it for one, so its config runs nothing), symbolic links out
+of the checkout (never followed, never read, their target's bytes in no output), a file of
+gigabytes (never read past the bound), and link loops (no hang). Real git, real files, the
+CLI as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.helpers import Outcome, run_cli
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+ENTRY = "controller:\n  trafficRouterPlugins:\n    - name: x\n      location: ''\n"
+FORMATS = ("text", "json", "github", "sarif")
+GIB = 1024**3
+# Far above what a scan of a few files needs (about 30 MB), far below a read of 3 GiB.
+SMALL_RSS = 200 * 1024 * 1024
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def real_repository(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q")
+    return root
+
+
+def json_findings(outcome: Outcome) -> list[tuple[str, str, str]]:
+    outcome.assert_report()
+    report = json.loads(outcome.out)
+    return sorted((f["path"], f["rule"], f["message"]) for f in report["findings"])
+
+
+def skipped(outcome: Outcome) -> dict[str, str]:
+    return {path: message for path, rule, message in json_findings(outcome)
+            if rule == "skipped-file"}  # fmt: skip
+
+
+# --- a folder of the pull request that looks like a git repository ------------------------
+
+
+def plant_fake_repository(folder: Path, markers: Path, config: str) -> None:
+    """What `git` takes for a repository when it looks for one from inside `folder`: HEAD,
+    objects/, refs/ and a config. Every way found to run a command while `git ls-files`
+    lists files writes a file into `markers`."""
+    (folder / "objects").mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "objects" / ".keep").write_text("")
+    (folder / "refs" / ".keep").write_text("")
+    (folder / "HEAD").write_text("ref: refs/heads/main\n")
+    hooks = folder / "hooks"
+    hooks.mkdir()
+    for hook in ("post-index-change", "reference-transaction", "post-checkout", "pre-commit"):
+        (hooks / hook).write_text(f"#!/bin/sh\ntouch '{markers}/hook-{hook}'\n")
+        (hooks / hook).chmod(0o755)
+    (folder / "config").write_text(
+        "[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n"
+        f"\thooksPath = hooks\n{config}"
+    )
+    (folder / "values.yaml").write_text(ENTRY)
+
+
+def fsmonitor(markers: Path, name: str) -> str:
+    return f"\tfsmonitor = \"touch '{markers}/{name}'; false\"\n"
+
+
+@pytest.mark.parametrize("inside_a_repository", [True, False])
+def test_a_committed_folder_that_looks_like_a_repository_runs_nothing(
+    tmp_path: Path, inside_a_repository: bool
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    checkout = tmp_path / "checkout"
+    if inside_a_repository:
+        real_repository(checkout)
+        (checkout / ".gitignore").write_text("rendered/\n")
+        (checkout / "charts" / "rendered").mkdir(parents=True)
+        (checkout / "charts" / "rendered" / "values.yaml").write_text(ENTRY)
+    plant_fake_repository(checkout / "deploy" / "charts", markers, fsmonitor(markers, "direct"))
+    # The same command through an include, which a check of the config file alone misses.
+    plant_fake_repository(checkout / "charts", markers, "[include]\n\tpath = more.cfg\n")
+    (checkout / "charts" / "more.cfg").write_text("[core]\n" + fsmonitor(markers, "included"))
+
+    outcome = run_cli(
+        ["--offline", "--no-cache", "--format", "json", "deploy/charts", "charts"], checkout
+    )
+
+    assert sorted(os.listdir(markers)) == []
+    paths = {path for path, _, _ in json_findings(outcome)}
+    assert paths == {"deploy/charts/values.yaml", "charts/values.yaml"}  # rendered/: ignored
+
+
+def test_git_variables_in_the_environment_do_not_redirect_git(tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    checkout = real_repository(tmp_path / "checkout")
+    fake = checkout / "deploy" / "charts"
+    plant_fake_repository(fake, markers, fsmonitor(markers, "environment"))
+    (checkout / "deploy" / "values.yaml").write_text(ENTRY)
+    environment = dict(os.environ, GIT_DIR=str(fake), GIT_WORK_TREE=str(checkout / "deploy"))
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "deploy"], checkout,
+                      environment)  # fmt: skip
+
+    assert sorted(os.listdir(markers)) == []
+    assert {path for path, _, _ in json_findings(outcome)} == {
+        "deploy/values.yaml",
+        "deploy/charts/values.yaml",
+    }
+
+
+def test_a_linked_worktree_is_listed_through_its_gitdir_file(tmp_path: Path) -> None:
+    main = real_repository(tmp_path / "main")
+    (main / ".gitignore").write_text("ignored.yaml\n")
+    git(main, "add", ".gitignore")
+    git(main, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    git(main, "worktree", "add", "-q", str(tmp_path / "linked"))
+    linked = tmp_path / "linked"
+    assert (linked / ".git").is_file()
+    (linked / "values.yaml").write_text(ENTRY)
+    (linked / "ignored.yaml").write_text(ENTRY)
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "."], linked)
+
+    assert {path for path, _, _ in json_findings(outcome)} == {"values.yaml"}
+
+
+# --- symbolic links and sizes -----------------------------------------------------------
+
+
+def sparse_file(path: Path, size: int, head: str = ENTRY) -> Path:
+    """`size` bytes on disk in name only: a plugin entry, then a hole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        stream.write(head.encode())
+        stream.truncate(size)
+    return path
+
+
+def test_a_link_to_a_3_gib_file_outside_is_not_read(tmp_path: Path) -> None:
+    huge = sparse_file(tmp_path / "outside" / "huge.yaml", 3 * GIB)
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "values.yaml").symlink_to(huge)
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "."], checkout)
+
+    print(f"peak RSS with a link to a 3 GiB file: {outcome.peak_rss / 2**20:.0f} MiB")
+    assert outcome.peak_rss < SMALL_RSS
+    assert "outside the repository" in skipped(outcome)["values.yaml"]
+
+
+def test_a_3_gib_file_inside_is_not_read(tmp_path: Path) -> None:
+    checkout = real_repository(tmp_path / "checkout")
+    sparse_file(checkout / "values.yaml", 3 * GIB)
+    (checkout / "small.yaml").write_text(ENTRY)
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "."], checkout)
+
+    print(f"peak RSS with a 3 GiB file: {outcome.peak_rss / 2**20:.0f} MiB")
+    assert outcome.peak_rss < SMALL_RSS
+    assert "larger than 8 MiB" in skipped(outcome)["values.yaml"]
+    assert any(path == "small.yaml" for path, _, _ in json_findings(outcome))
+
+
+SECRET = "hunter2-outside-the-checkout"
+
+
+def plant_links(checkout: Path, outside: Path) -> None:
+    """Links out (direct, through a chain, through a linked folder), a link inside, a loop."""
+    secret = outside / "secret.yaml"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    - name: {SECRET}\n      location: 'https://{SECRET}.example/p'\n"
+    )
+    (outside / "dir").mkdir()
+    (outside / "dir" / "values.yaml").write_text(secret.read_text())
+    (checkout / "direct.yaml").symlink_to(secret)
+    (checkout / "hop.yaml").symlink_to("hop2.yaml")
+    (checkout / "hop2.yaml").symlink_to(os.path.relpath(secret, checkout))
+    (checkout / "linked-dir").symlink_to(outside / "dir")
+    (checkout / "real").mkdir()
+    (checkout / "real" / "values.yaml").write_text(ENTRY)
+    (checkout / "alias.yaml").symlink_to("real/values.yaml")
+    (checkout / "loop").mkdir()
+    (checkout / "loop" / "again").symlink_to("..")
+    (checkout / "loop" / "a.yaml").symlink_to("b.yaml")
+    (checkout / "loop" / "b.yaml").symlink_to("a.yaml")
+
+
+@pytest.mark.parametrize("with_git", [True, False])
+@pytest.mark.parametrize("output", FORMATS)
+def test_links_out_of_the_checkout_are_never_followed(
+    tmp_path: Path, output: str, with_git: bool
+) -> None:
+    checkout = tmp_path / "checkout"
+    if with_git:
+        real_repository(checkout)
+    else:
+        checkout.mkdir()
+    plant_links(checkout, tmp_path / "outside")
+    sarif = tmp_path / "report.sarif"
+    named = ["direct.yaml", "hop.yaml", "linked-dir/values.yaml", "alias.yaml", "linked-dir"]
+    args = ["--offline", "--no-cache", "--format", output, "--sarif-file", str(sarif)]
+
+    outcome = run_cli([*args, ".", *named], checkout, limit=120)
+
+    outcome.assert_report()
+    for text in (outcome.out, outcome.err, sarif.read_text()):
+        assert SECRET not in text
+    if output == "json":
+        found = json_findings(outcome)
+        leaving = {path for path, rule, message in found
+                   if rule == "skipped-file" and "outside" in message}  # fmt: skip
+        assert leaving == {"direct.yaml", "hop.yaml", "hop2.yaml", "linked-dir",
+                           "linked-dir/values.yaml"}  # fmt: skip
+        checked = {path for path, rule, _ in found if rule == "name-format"}
+        assert checked == {"alias.yaml", "real/values.yaml"}

