@@ -5,8 +5,9 @@ A kustomization hands the controller release of its install.yaml (its own, or a 
 through `resources: [../base]`, at any depth) to every file it reads: resources and patch
 files. An Argo CD app of the argo-rollouts chart hands its chart version to the
 `$values/...` value files it names. Everything here is read from files a pull
-request controls: every path stays inside the checked roots (symlinks resolved), the files
-read and the depth followed are bounded, and nothing remote is fetched."""
+request controls: every path is resolved and stays inside the roots discovery keeps the
+checked paths in (the repository), the files read and the depth followed are bounded, and
+nothing remote is fetched. Paths are real paths, as discovery names its candidates."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rollouts_plugin_lint.discover import KUSTOMIZATION_FILES, display_path, read_regular_file
+from rollouts_plugin_lint.discover import (
+    KUSTOMIZATION_FILES,
+    Repository,
+    display_path,
+    find_repository,
+    read_regular_file,
+)
 from rollouts_plugin_lint.extract.hints import (
     CHART_NAME,
     kustomization_references,
@@ -44,7 +51,7 @@ def version_context(
     files with plugin lists, whose own folder's kustomization counts too (pre-commit names
     only the changed file); `roots`: the folders nothing is read outside of."""
     plugin_files = list(plugin_files)
-    context = _Context(tuple(roots), cwd)
+    context = _Context(tuple(roots), os.path.realpath(cwd))
     if not plugin_files:
         return {}
     # Parsing costs: a repository has hundreds of kustomizations and Argo CD apps, and only
@@ -65,13 +72,19 @@ def version_context(
 
 
 def checked_roots(paths: Sequence[str], cwd: str) -> list[str]:
-    """The working directory, and each checked path outside it (a file's folder)."""
-    cwd = os.path.abspath(cwd)
-    roots = [cwd]
+    """The folders discovery keeps each checked path in, resolved: the real repository it
+    lies in; without one, the working directory; outside both, the path's own folder."""
+    real_cwd = os.path.realpath(cwd)
+    repositories: dict[str, Repository | None] = {}
+    roots = []
     for raw in paths:
-        absolute = os.path.normpath(os.path.join(cwd, raw))
-        if not _below(absolute, cwd):
-            roots.append(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
+        real = os.path.realpath(os.path.join(cwd, raw))
+        start = real if os.path.isdir(real) else os.path.dirname(real)
+        repository = find_repository(start, repositories)
+        if repository is not None:
+            roots.append(repository.top)
+        else:
+            roots.append(real_cwd if _below(real, real_cwd) else start)
     return list(dict.fromkeys(roots))
 
 
@@ -92,9 +105,6 @@ class _Context:
     roots: tuple[str, ...]
     cwd: str
     by_file: dict[str, Versions] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._real_roots = tuple(os.path.realpath(root) for root in self.roots)
 
     def kustomizations(self, start: Iterable[str]) -> None:
         """Read the kustomizations of `start` and of their bases, breadth first (each
@@ -137,8 +147,8 @@ class _Context:
         repository = self._repository_of(path)
         for document in documents:
             for versions, relative in value_file_references(document):
-                target = os.path.normpath(os.path.join(repository, relative))
-                if _below(target, repository) and self._inside(target):
+                target = os.path.realpath(os.path.join(repository, relative))
+                if _below(target, repository):
                     source = f"{versions.source} of {self._display(path)}"
                     self.by_file.setdefault(target, Versions(versions.chart, None, source))
 
@@ -148,7 +158,8 @@ class _Context:
             if not os.path.isfile(path) or not self._inside(path):
                 continue
             try:
-                documents = self._parse(read_regular_file(path))
+                # A link is refused (ELOOP) and a big file never read.
+                documents = self._parse(read_regular_file(path, MAX_CONTEXT_FILE_BYTES))
             except OSError:
                 return None
             if not documents:
@@ -156,11 +167,13 @@ class _Context:
             own = kustomization_versions(documents[0])
             if own.controller:
                 own = Versions(None, own.controller, f"{own.source} of {self._display(path)}")
-            references = tuple(
-                os.path.normpath(os.path.join(folder, reference))
+            # Resolved, as discovery names candidates; a link out of the roots leads nowhere.
+            resolved = (
+                os.path.realpath(os.path.join(folder, reference))
                 for reference in kustomization_references(documents[0])[:MAX_REFERENCES]
             )
-            bases = tuple(ref for ref in references if os.path.isdir(ref) and self._inside(ref))
+            references = tuple(ref for ref in resolved if self._inside(ref))
+            bases = tuple(ref for ref in references if os.path.isdir(ref))
             return _Kustomization(path, own, references, bases)
         return None
 
@@ -172,22 +185,15 @@ class _Context:
         except (UnicodeDecodeError, YamlProblem):
             return []  # the file's own check reports it when it holds plugin lists
 
-    def _inside(self, path: str) -> bool:
-        real = os.path.realpath(path)
-        return any(_below(real, root) for root in self._real_roots)
+    def _inside(self, real: str) -> bool:
+        return any(_below(real, root) for root in self.roots)
 
     def _repository_of(self, path: str) -> str:
-        """Where `$values/...` starts: the nearest folder with a `.git` up to the root that
-        holds `path` (only looked at, never run), else that root."""
+        """Where `$values/...` starts: the real repository `path` lies in, else the root
+        that holds it."""
         root = next((root for root in self.roots if _below(path, root)), self.roots[0])
-        folder = os.path.dirname(path)
-        while _below(folder, root):
-            if os.path.lexists(os.path.join(folder, ".git")):
-                return folder
-            if folder == root:
-                break
-            folder = os.path.dirname(folder)
-        return root
+        repository = find_repository(os.path.dirname(path))
+        return repository.top if repository and _below(repository.top, root) else root
 
     def _display(self, path: str) -> str:
         return display_path(path, self.cwd, path)
