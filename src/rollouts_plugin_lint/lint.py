@@ -13,7 +13,13 @@ from pathlib import Path
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
-from rollouts_plugin_lint.discover import Discovery, read_regular_file
+from rollouts_plugin_lint.discover import (
+    Candidate,
+    Discovery,
+    might_give_versions,
+    might_hold_plugins,
+    read_regular_file,
+)
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
@@ -63,14 +69,18 @@ def run(
     findings: list[Finding] = []
     charts = _ChartVersions()
     forced = settings.versions
-    for candidate in discovery:
+    candidates = list(discovery)
+    with_plugins = [candidate for candidate in candidates if might_hold_plugins(candidate.data)]
+    context = _version_context(discovery, candidates, with_plugins) if with_plugins else {}
+    for candidate in with_plugins:
         # Imported on the first file that passes the prefilter: the extract stage with
         # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
         # that mentions no plugin key, and that call never parses anything.
         from rollouts_plugin_lint.extract import extract_file
 
-        beside = charts.beside(candidate.path) if not forced.chart else None
-        extraction = extract_file(candidate.display_path, candidate.data, beside, forced)
+        beside = charts.beside(candidate.path) if not forced.chart else Versions()
+        known = beside.merged(context.get(candidate.path, Versions()))
+        extraction = extract_file(candidate.display_path, candidate.data, known, forced)
         result.entries.extend(extraction.entries)
         findings.extend(extraction.findings)
         if extraction.entries or extraction.findings:
@@ -156,6 +166,21 @@ def _verify_downloads(
                 finding = replace(finding, hint=f"pin the file checked just now: {hint}")
         kept.append(finding)
     return kept + verdicts
+
+
+def _version_context(
+    discovery: Discovery, candidates: list[Candidate], with_plugins: list[Candidate]
+) -> dict[str, Versions]:
+    """The versions other files (kustomizations, Argo CD apps) hand to files with plugin
+    lists, by candidate path."""
+    from rollouts_plugin_lint.extract.context import checked_roots, version_context
+
+    return version_context(
+        ((c.path, c.data) for c in candidates if might_give_versions(c.path, c.data)),
+        (candidate.path for candidate in with_plugins),
+        checked_roots(discovery.paths, discovery.cwd),
+        discovery.cwd,
+    )
 
 
 class _ChartVersions:
