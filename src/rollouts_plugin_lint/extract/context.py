@@ -57,7 +57,7 @@ def version_context(
     # Parsing costs: a repository has hundreds of kustomizations and Argo CD apps, and only
     # the few that name a file with plugin lists can hand a version to one (found by its
     # file name in their bytes; a base they name is read whatever it holds).
-    names = sorted({os.path.basename(path).encode() for path in plugin_files})
+    names = sorted({os.fsencode(os.path.basename(path)) for path in plugin_files})
     names_a_plugin_file = re.compile(b"|".join(re.escape(name) for name in names)).search
     folders = [os.path.dirname(path) for path in plugin_files]
     for path, data in context_files:
