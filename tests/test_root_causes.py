@@ -196,9 +196,13 @@ def test_the_handshake_does_not_repeat_the_scans_kind_mismatch(
         runner.write("values.yaml", text)
         code, out, err = runner.run(
             "--format", "json", "--allow-private-addresses", "--no-cache", "--timeout", "10",
-            "--handshake", "values.yaml",
+            "--handshake", "-v", "values.yaml",
         )  # fmt: skip
     assert code == 1, err
+    # -v says what the probe saw and what contained it.
+    (proven,) = [line for line in err.splitlines() if "a/router (metricProviderPlugins)" in line]
+    assert "plugin kind traffic router" in proven
+    assert "; handshake wrong-cookie, contained by " in proven
     report = json.loads(out)
     assert findings(report, "missing-sha256", "insecure-location") == [
         ("plugin-kind-mismatch", *at(text, location))

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
@@ -25,6 +26,9 @@ from rollouts_plugin_lint.model import (
 )
 from rollouts_plugin_lint.settings import Settings
 from rollouts_plugin_lint.versions import Versions
+
+if TYPE_CHECKING:
+    from rollouts_plugin_lint.inspect.handshake import HandshakeResult
 
 # A location with one of these findings is not worth a request: it cannot work, or
 # fetching it would send someone's credentials.
@@ -43,6 +47,8 @@ class LintResult:
     sources: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # by location
     facts: dict[str, BinaryFacts] = field(default_factory=dict)  # by location
+    # What --handshake saw, by the span of the entry it started the binary for.
+    handshakes: dict[Span, HandshakeResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # about the run, not the files
 
     def count(self, severity: Severity) -> int:
@@ -122,7 +128,7 @@ def _verify_downloads(
         facts = result.facts.get(entry.location or "")
         verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
-            verdicts.extend(_handshake(entry, artifact.path, settings.timeout))
+            verdicts.extend(_handshake(entry, artifact.path, settings.timeout, result))
     if not settings.offline:  # only a run with network adds to the cache
         report.trim_cache(settings.cache_max_size)
     # A file we downloaded and looked at settles what the URL only suggested.
@@ -189,11 +195,14 @@ def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
     )
 
 
-def _handshake(entry: PluginEntry, binary: Path, timeout: float) -> list[Finding]:
+def _handshake(
+    entry: PluginEntry, binary: Path, timeout: float, result: LintResult
+) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_handshake
     from rollouts_plugin_lint.inspect.handshake import probe
 
-    return list(check_handshake(entry, probe(binary, entry.kind, timeout)))
+    probed = result.handshakes[entry.span] = probe(binary, entry.kind, timeout)
+    return list(check_handshake(entry, probed))
 
 
 def _worth_fetching(entry: PluginEntry, not_fetched: set[Span]) -> bool:
