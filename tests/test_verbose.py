@@ -72,7 +72,7 @@ def test_verbose_prints_what_was_proven_per_plugin_to_stderr(
     assert PREFIX + "values.yaml" not in quiet_err
     lines = [line for line in err.splitlines() if line.startswith(PREFIX + "values.yaml")]
     facts = (
-        "elf linux/amd64; static; go-plugin v1.6.3; "
+        "elf linux/amd64; static; plugin kind not found; go-plugin v1.6.3; "
         "argo-rollouts v1.8.3 => github.com/fork/argo-rollouts v1.8.3-x"
     )
     size = f"{len(PLUGIN):,} bytes"

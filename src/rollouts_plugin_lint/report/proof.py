@@ -112,6 +112,8 @@ def _facts(facts: BinaryFacts) -> Iterator[str]:
         yield "static" if facts.interpreter is None else f"dynamic ({facts.interpreter})"
     if facts.plugin_kinds:
         yield "plugin kind " + ", ".join(sorted(kind.label for kind in facts.plugin_kinds))
+    elif facts.format == "elf":
+        yield "plugin kind not found"
     go = facts.go
     if go is not None:
         yield f"go-plugin {go.go_plugin or 'not linked'}"
