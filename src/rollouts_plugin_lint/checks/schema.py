@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.extract.yamlnodes import go_string
-from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity, Span
+from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
 
 if TYPE_CHECKING:
     import jsonschema
+
+    from rollouts_plugin_lint.model import Span
 
 # Keys people write for a field, from docs, blog posts and pre-release builds.
 _SYNONYMS = {
