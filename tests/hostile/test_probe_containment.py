@@ -17,11 +17,14 @@ not run at all.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +39,7 @@ pytestmark = pytest.mark.skipif(
 
 CHECKOUT_TOKEN = "ghs_CheckoutPersistedToken4242"
 ENVIRON_TOKEN = "ghs_LinterEnvironToken1717"
+SECCOMP_LAYER = "seccomp (no outgoing sockets, signals to itself only)"
 
 HOSTILE = r"""
 #define _GNU_SOURCE
@@ -331,4 +335,165 @@ def test_landlock_alone_holds_with_every_abi_an_older_kernel_has(runner: Runner,
 
     runner.assert_untouched()
     _assert_no_token(output)
-    assert (result["outcome"], result["containment"]) == ("garbage", f"landlock ABI {abi}")
+    assert (result["outcome"], result["containment"]) == (
+        "garbage",
+        f"landlock ABI {abi}, {SECCOMP_LAYER}",
+    )
+
+
+# What Landlock does not cover (issue 11 item 3, found again by the red team): a connection
+# to a unix socket by path (a runner's /var/run/docker.sock is root on it), UDP anywhere,
+# and, before ABI 6 and 4, abstract unix sockets, signals to your processes and TCP; before
+# ABI 3, truncating any file you can write. The paths, ports and pid are the test's own,
+# compiled in as an attacker reads them off a runner's fixed layout.
+ESCAPER = r"""
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void unix_connect(const char *name, int abstract) {
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    strcpy(address.sun_path + (abstract ? 1 : 0), name);
+    socklen_t length = offsetof(struct sockaddr_un, sun_path) + abstract + strlen(name);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&address, length) == 0)
+        (void)!write(fd, "escaped\n", 8);
+}
+
+static struct sockaddr_in loopback(int port) {
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return address;
+}
+
+int main(void) {
+    unix_connect(SOCKET_PATH, 0);
+    unix_connect(ABSTRACT_NAME, 1);
+    struct sockaddr_in tcp = loopback(TCP_PORT), udp = loopback(UDP_PORT);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&tcp, sizeof tcp) == 0)
+        (void)!write(fd, "escaped\n", 8);
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd >= 0) sendto(fd, "escaped\n", 8, 0, (struct sockaddr *)&udp, sizeof udp);
+    kill(VICTIM_PID, SIGKILL); /* never kill(-1): as root that is every process here */
+    (void)!truncate(VICTIM_FILE, 0);
+    printf("1|1|unix|/x|grpc|\n");
+    fflush(stdout);
+    return 0;
+}
+"""
+
+
+@dataclass
+class Targets:
+    """What the escaping binary reaches for: listening sockets, a process and a file."""
+
+    binary: Path
+    unix: socket.socket
+    abstract: socket.socket
+    tcp: socket.socket
+    udp: socket.socket
+    victim: subprocess.Popen[bytes]
+    victim_file: Path
+
+    def reached(self) -> list[str]:
+        """Every target the binary got to."""
+        reached = []
+        for name, listener in (("unix", self.unix), ("abstract", self.abstract), ("tcp", self.tcp)):
+            with contextlib.suppress(BlockingIOError):
+                listener.accept()[0].close()
+                reached.append(f"{name} socket")
+        with contextlib.suppress(BlockingIOError):
+            self.udp.recv(64)
+            reached.append("udp socket")
+        if self.victim.poll() is not None:
+            reached.append("a process of ours (killed)")
+        if self.victim_file.read_text() != "kept\n":
+            reached.append("a file of ours (truncated)")
+        return reached
+
+
+@pytest.fixture
+def targets(tmp_path: Path) -> Iterator[Targets]:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed: the hostile plugin is compiled here")
+    with contextlib.ExitStack() as stack:
+        unix = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        unix.bind(str(tmp_path / "docker.sock"))
+        abstract = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        abstract_name = f"rpl-escape-{os.getpid()}-{tmp_path.name}"
+        abstract.bind("\0" + abstract_name)
+        tcp = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        tcp.bind(("127.0.0.1", 0))
+        udp = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        udp.bind(("127.0.0.1", 0))
+        for listener in (unix, abstract, tcp):
+            listener.listen(4)
+        for endpoint in (unix, abstract, tcp, udp):
+            endpoint.setblocking(False)
+        victim = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        stack.callback(lambda: (victim.kill(), victim.wait()))
+        victim_file = tmp_path / "victim"
+        victim_file.write_text("kept\n")
+        defines = {
+            "SOCKET_PATH": f'"{tmp_path / "docker.sock"}"',
+            "ABSTRACT_NAME": f'"{abstract_name}"',
+            "TCP_PORT": tcp.getsockname()[1],
+            "UDP_PORT": udp.getsockname()[1],
+            "VICTIM_PID": victim.pid,
+            "VICTIM_FILE": f'"{victim_file}"',
+        }
+        source, binary = tmp_path / "escaper.c", tmp_path / "escaper"
+        source.write_text(ESCAPER)
+        command = [gcc, "-O1", "-w", "-static", "-o", str(binary), str(source)]
+        command += [f"-D{name}={value}" for name, value in defines.items()]
+        built = subprocess.run(command, capture_output=True, check=False, timeout=120)
+        if built.returncode != 0 and b"-lc" in built.stderr:
+            pytest.skip("gcc cannot link statically here (no static libc)")
+        assert built.returncode == 0, built.stderr.decode()
+        yield Targets(binary, unix, abstract, tcp, udp, victim, victim_file)
+
+
+@pytest.mark.parametrize(
+    ("layers", "abi"),
+    [("landlock", None), ("landlock", 2), ("namespaces", None), ("landlock+namespaces", None)],
+)
+def test_no_layer_lets_the_plugin_reach_a_socket_a_process_or_a_file_of_ours(
+    targets: Targets, tmp_path: Path, layers: str, abi: int | None
+) -> None:
+    if not LAYERS[layers]():
+        pytest.skip(f"{layers} not available on this machine")
+    if abi is not None and _landlock_abi() < abi:
+        pytest.skip(f"this kernel's Landlock ABI is below {abi}")
+    limit = [] if abi is None else [str(abi)]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT, str(targets.binary), layers, *limit],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+
+    assert targets.reached() == []
+    assert (result["outcome"], result["detail"]) == (
+        "garbage",
+        "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'",
+    )
+    assert str(result["containment"]).endswith(SECCOMP_LAYER)

@@ -11,6 +11,10 @@ a static ELF built for this machine. Containment, in layers:
   holding only those paths and a /proc of the PID namespace. With neither, the binary is
   not run ("uncontained"): nothing else keeps it from the workspace's .git/config or the
   runner's GITHUB_ENV file;
+* sockets and signals, which Landlock does not cover: a seccomp filter with either layer
+  (Landlock alone counts only with it) allows unix sockets only, no connect or send to an
+  address (a runner's /var/run/docker.sock is root), signals to the binary itself only,
+  no truncate by path, io_uring or keyrings;
 * secrets: an environment of the go-plugin variables only, a launcher started with an
   empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
   /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
@@ -565,6 +569,16 @@ FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
 FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
 FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 DEVICES = ("null", "zero", "random", "urandom")
+# The seccomp filter's syscalls per machine: its audit arch, then socket, connect, sendto,
+# sendmsg, sendmmsg, truncate, kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo,
+# pidfd_send_signal, add_key, request_key, keyctl, io_uring_setup, _enter, _register
+# (linux arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h).
+SECCOMP_SYSCALLS = {
+    "x86_64": (0xC000003E, 41, 42, 44, 46, 307, 76, 62, 200, 234, 129, 297, 424, 248, 249, 250,
+               425, 426, 427),
+    "aarch64": (0xC00000B7, 198, 203, 206, 211, 269, 45, 129, 130, 131, 138, 240, 424, 217,
+                218, 219, 425, 426, 427),
+}.get(os.uname().machine)
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -713,6 +727,55 @@ def landlock(rules):
     return f"landlock ABI {abi}"
 
 
+def restrict_syscalls():
+    # What Landlock leaves open, closed for every layer: a connection to any socket the
+    # binary can name (a unix socket by path such as /var/run/docker.sock, which is root on
+    # the runner; UDP anywhere; abstract sockets before ABI 6), truncating files before
+    # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings, and
+    # io_uring, which does all of it without these syscalls. go-plugin's host only listens
+    # on a unix socket, which stays possible. Another machine's syscalls (int 0x80 on
+    # x86_64, x32) kill the process: they would pass a filter written for these numbers.
+    if SECCOMP_SYSCALLS is None:
+        raise OSError(0, f"no seccomp syscall numbers known for {os.uname().machine}")
+    (arch, socket, connect, sendto, sendmsg, sendmmsg, truncate, kill, tkill, tgkill,
+     sigqueue, tgsigqueue, pidfd_signal, *denied) = SECCOMP_SYSCALLS
+    LOAD, JUMP_EQ, JUMP_GE, RETURN = 0x20, 0x15, 0x35, 0x06
+    KILL, DENY, ALLOW = 0x80000000, 0x00050000 | 1, 0x7FFF0000  # DENY: EPERM
+    pid = os.getpid()  # execve keeps it: the binary's own, in its PID namespace if any
+    arg = lambda index, high=False: 16 + 8 * index + (4 if high else 0)  # little-endian
+    program = [(LOAD, 0, 0, 4), (JUMP_EQ, 1, 0, arch), (RETURN, 0, 0, KILL), (LOAD, 0, 0, 0)]
+    if arch == 0xC000003E:
+        program += [(JUMP_GE, 0, 1, 0x40000000), (RETURN, 0, 0, KILL)]
+
+    def only_if(number, index, allowed):
+        # The syscall `number` passes when the low 32 bits of argument `index` (an int or
+        # a pid_t: the kernel reads no more) are one of `allowed`; the others get EPERM.
+        checks = [(JUMP_EQ, len(allowed) - position, 0, value & 0xFFFFFFFF)
+                  for position, value in enumerate(allowed)]
+        return [(JUMP_EQ, 0, len(checks) + 3, number), (LOAD, 0, 0, arg(index)), *checks,
+                (RETURN, 0, 0, DENY), (RETURN, 0, 0, ALLOW), (LOAD, 0, 0, 0)]
+
+    AF_UNIX = 1
+    program += only_if(socket, 0, [AF_UNIX])
+    # sendto with an address names a peer; without one it writes to a connected socket.
+    program += [(JUMP_EQ, 0, 6, sendto), (LOAD, 0, 0, arg(4)), (JUMP_EQ, 0, 3, 0),
+                (LOAD, 0, 0, arg(4, high=True)), (JUMP_EQ, 0, 1, 0), (RETURN, 0, 0, ALLOW),
+                (RETURN, 0, 0, DENY), (LOAD, 0, 0, 0)]
+    program += only_if(kill, 0, [pid, 0, -pid])
+    for number in (tgkill, sigqueue, tgsigqueue):
+        program += only_if(number, 0, [pid])
+    for number in (connect, sendmsg, sendmmsg, truncate, tkill, pidfd_signal, *denied):
+        program += [(JUMP_EQ, 0, 1, number), (RETURN, 0, 0, DENY)]
+    program.append((RETURN, 0, 0, ALLOW))
+    code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+    filters = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(filters))
+    PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.create_string_buffer(fprog),
+                     0, 0))
+    return "seccomp (no outgoing sockets, signals to itself only)"
+
+
 def drop_capabilities():
     # Only a launcher that is root without a user namespace has any to lose.
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
@@ -755,7 +818,14 @@ def contain(namespaces, names):
             layers.insert(0, landlock(rules))
         except OSError as error:
             missing.append(f"no Landlock ({error.strerror or error})")
-    contained = view or (layers and layers[0].startswith("landlock"))
+    # Landlock leaves sockets and signals open: alone, it holds only with the filter.
+    filtered = False
+    try:
+        layers.append(restrict_syscalls())
+        filtered = True
+    except OSError as error:
+        missing.append(f"no seccomp filter ({error.strerror or error})")
+    contained = view or (filtered and layers and layers[0].startswith("landlock"))
     if not contained:
         report("uncontained", "; ".join(missing) or "no containment layer enabled")
         os._exit(127)
