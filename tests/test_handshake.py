@@ -473,12 +473,9 @@ def test_stubborn_process_group_is_killed(
         running = _processes_running_under(tmp_path / "sandboxes")
         assert [pid for pid in running if _alive(pid)] == []
         return
-    escaped = pids.pop("escaped")
-    try:
-        assert _wait_until_gone(pids.values) == []
-    finally:
-        # Without a PID namespace, setsid() escapes a process-group kill: the known limit.
-        _kill_quietly(escaped)
+    # Without a PID namespace, the seccomp filter keeps the escapee's setsid() from taking
+    # it out of the process group the probe kills.
+    assert _wait_until_gone(pids.values) == []
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ a static ELF built for this machine. Containment, in layers:
 * sockets and signals, which Landlock does not cover: a seccomp filter with either layer
   (Landlock alone counts only with it) allows unix sockets only, no connect or send to an
   address (a runner's /var/run/docker.sock is root), signals to the binary itself only,
-  no truncate by path, io_uring or keyrings;
+  no truncate by path, io_uring or keyrings, and no leaving its process group (which the
+  probe kills: outside a PID namespace that is how everything it started dies);
 * secrets: an environment of the go-plugin variables only, a launcher started with an
   empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
   /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
@@ -571,13 +572,14 @@ FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IO
 DEVICES = ("null", "zero", "random", "urandom")
 # The seccomp filter's syscalls per machine: its audit arch, then socket, connect, sendto,
 # sendmsg, sendmmsg, truncate, kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo,
-# pidfd_send_signal, add_key, request_key, keyctl, io_uring_setup, _enter, _register
-# (linux arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h).
+# pidfd_send_signal, add_key, request_key, keyctl, io_uring_setup, _enter, _register,
+# setsid, setpgid (linux arch/x86/entry/syscalls/syscall_64.tbl,
+# include/uapi/asm-generic/unistd.h).
 SECCOMP_SYSCALLS = {
     "x86_64": (0xC000003E, 41, 42, 44, 46, 307, 76, 62, 200, 234, 129, 297, 424, 248, 249, 250,
-               425, 426, 427),
+               425, 426, 427, 112, 109),
     "aarch64": (0xC00000B7, 198, 203, 206, 211, 269, 45, 129, 130, 131, 138, 240, 424, 217,
-                218, 219, 425, 426, 427),
+                218, 219, 425, 426, 427, 157, 154),
 }.get(os.uname().machine)
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -731,8 +733,10 @@ def restrict_syscalls():
     # What Landlock leaves open, closed for every layer: a connection to any socket the
     # binary can name (a unix socket by path such as /var/run/docker.sock, which is root on
     # the runner; UDP anywhere; abstract sockets before ABI 6), truncating files before
-    # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings, and
-    # io_uring, which does all of it without these syscalls. go-plugin's host only listens
+    # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings,
+    # io_uring, which does all of it without these syscalls, and leaving its process group
+    # (setsid, setpgid), which outside a PID namespace would let a process outlive the
+    # probe's kill of the group. go-plugin's host only listens
     # on a unix socket, which stays possible. Another machine's syscalls (int 0x80 on
     # x86_64, x32) kill the process: they would pass a filter written for these numbers.
     if SECCOMP_SYSCALLS is None:
@@ -773,7 +777,7 @@ def restrict_syscalls():
     PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
     check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.create_string_buffer(fprog),
                      0, 0))
-    return "seccomp (no outgoing sockets, signals to itself only)"
+    return "seccomp (no outgoing sockets, signals to itself only, no new process group)"
 
 
 def drop_capabilities():
