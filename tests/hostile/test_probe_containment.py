@@ -380,7 +380,32 @@ static struct sockaddr_in loopback(int port) {
     return address;
 }
 
+#ifdef I386_SYSCALLS
+/* The 32-bit syscall table, open to any x86_64 process: socketcall(SOCKET, CONNECT). */
+static long i386_syscall(long number, long first, long second) {
+    long result;
+    __asm__ volatile("int $0x80" : "=a"(result) : "a"(number), "b"(first), "c"(second)
+                     : "memory");
+    return result;
+}
+
+static void i386_unix_connect(const char *name) {
+    static struct sockaddr_un address;
+    static unsigned int arguments[3];
+    address.sun_family = AF_UNIX;
+    strcpy(address.sun_path, name);
+    arguments[0] = AF_UNIX, arguments[1] = SOCK_STREAM, arguments[2] = 0;
+    long fd = i386_syscall(102, 1, (long)arguments);
+    arguments[0] = fd, arguments[1] = (unsigned int)(long)&address;
+    arguments[2] = sizeof address;
+    if (i386_syscall(102, 3, (long)arguments) == 0) (void)!write(fd, "escaped\n", 8);
+}
+#endif
+
 int main(void) {
+#ifdef I386_SYSCALLS
+    i386_unix_connect(SOCKET_PATH);
+#endif
     int ready[2];
     char done;
     if (pipe(ready) == 0) {
@@ -456,6 +481,21 @@ def _running_from(directory: Path) -> list[int]:
 
 @pytest.fixture
 def targets(tmp_path: Path) -> Iterator[Targets]:
+    with _targets(tmp_path) as built:
+        yield built
+
+
+@pytest.fixture
+def i386_targets(tmp_path: Path) -> Iterator[Targets]:
+    if os.uname().machine != "x86_64":
+        pytest.skip("the 32-bit syscall table is an x86_64 matter")
+    # Below 4 GiB, so that the 32-bit calls can take the addresses.
+    with _targets(tmp_path, "-DI386_SYSCALLS", "-no-pie") as built:
+        yield built
+
+
+@contextlib.contextmanager
+def _targets(tmp_path: Path, *flags: str) -> Iterator[Targets]:
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("gcc is not installed: the hostile plugin is compiled here")
@@ -487,7 +527,7 @@ def targets(tmp_path: Path) -> Iterator[Targets]:
         }
         source, binary = tmp_path / "escaper.c", tmp_path / "escaper"
         source.write_text(ESCAPER)
-        command = [gcc, "-O1", "-w", "-static", "-o", str(binary), str(source)]
+        command = [gcc, "-O1", "-w", "-static", *flags, "-o", str(binary), str(source)]
         command += [f"-D{name}={value}" for name, value in defines.items()]
         built = subprocess.run(command, capture_output=True, check=False, timeout=120)
         if built.returncode != 0 and b"-lc" in built.stderr:
@@ -503,6 +543,31 @@ def targets(tmp_path: Path) -> Iterator[Targets]:
 def test_no_layer_lets_the_plugin_reach_a_socket_a_process_or_a_file_of_ours(
     targets: Targets, tmp_path: Path, layers: str, abi: int | None
 ) -> None:
+    result, sandboxes = _escape(targets, tmp_path, layers, abi)
+
+    assert targets.reached(sandboxes) == []
+    assert (result["outcome"], result["detail"]) == (
+        "garbage",
+        "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'",
+    )
+    assert str(result["containment"]).endswith(SECCOMP_LAYER)
+
+
+def test_the_32_bit_syscall_table_is_no_way_around_the_filter(
+    i386_targets: Targets, tmp_path: Path
+) -> None:
+    result, sandboxes = _escape(i386_targets, tmp_path, "landlock", None)
+
+    assert i386_targets.reached(sandboxes) == []
+    assert (result["outcome"], result["detail"]) == (
+        "exited",
+        "exited before the handshake (killed by SIGSYS); stderr empty",
+    )
+
+
+def _escape(
+    targets: Targets, tmp_path: Path, layers: str, abi: int | None
+) -> tuple[dict[str, object], Path]:
     if not LAYERS[layers]():
         pytest.skip(f"{layers} not available on this machine")
     if abi is not None and _landlock_abi() < abi:
@@ -520,11 +585,4 @@ def test_no_layer_lets_the_plugin_reach_a_socket_a_process_or_a_file_of_ours(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout)
-
-    assert targets.reached(sandboxes) == []
-    assert (result["outcome"], result["detail"]) == (
-        "garbage",
-        "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'",
-    )
-    assert str(result["containment"]).endswith(SECCOMP_LAYER)
+    return json.loads(done.stdout), sandboxes
