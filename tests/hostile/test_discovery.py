@@ -226,3 +226,42 @@ def test_links_out_of_the_checkout_are_never_followed(
                            "linked-dir/values.yaml"}  # fmt: skip
         checked = {path for path, rule, _ in found if rule == "name-format"}
         assert checked == {"alias.yaml", "real/values.yaml"}
+
+
+# --- a link into the repository's own git directory --------------------------------------
+
+CHECKOUT_TOKEN = "ghs_PersistedByCheckout9090"
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_a_link_into_the_git_directory_is_not_read(tmp_path: Path, output: str) -> None:
+    # Inside the work tree, but not the pull request's: actions/checkout persists the token
+    # in .git/config. A repository named for the ConfigMap gets past the byte prefilter,
+    # and a YAML error quotes the line it stops at.
+    checkout = real_repository(tmp_path / "checkout")
+    config = checkout / ".git" / "config"
+    config.write_text(
+        f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: bearer {CHECKOUT_TOKEN}\n'
+        '[remote "origin"]\n\turl = https://github.com/acme/argo-rollouts-config\n'
+        + config.read_text()
+    )
+    (checkout / "values.yaml").symlink_to(".git/config")
+    (checkout / "deploy").mkdir()
+    (checkout / "deploy" / "config.yaml").symlink_to("../.git/config")
+    git(checkout, "add", "values.yaml", "deploy/config.yaml")
+    sarif = tmp_path / "report.sarif"
+    args = ["--offline", "--no-cache", "--format", output, "--sarif-file", str(sarif)]
+
+    walked = run_cli([*args, "."], checkout, limit=120)
+    named = run_cli([*args, "values.yaml", "deploy/config.yaml"], checkout, limit=120)
+
+    for outcome in (walked, named):
+        outcome.assert_report()
+        for text in (outcome.out, outcome.err, sarif.read_text()):
+            assert CHECKOUT_TOKEN not in text
+        if output == "json":
+            assert skipped(outcome) == dict.fromkeys(
+                ("values.yaml", "deploy/config.yaml"),
+                "symbolic link leading into the repository's git directory: not followed, not read",
+            )
+            assert [rule for _, rule, _ in json_findings(outcome)] == ["skipped-file"] * 2
