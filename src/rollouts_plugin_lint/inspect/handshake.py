@@ -14,8 +14,8 @@ a static ELF built for this machine. Containment, in layers:
 * sockets and signals, which Landlock does not cover: a seccomp filter with either layer
   (Landlock alone counts only with it) allows unix sockets only, no connect or send to an
   address (a runner's /var/run/docker.sock is root), signals to the binary itself only,
-  no truncate by path, io_uring or keyrings, and no leaving its process group (which the
-  probe kills: outside a PID namespace that is how everything it started dies);
+  no truncate by path, io_uring or keyrings, and no new process (threads only: one
+  address-space limit bounds its memory, and nothing it starts outlives the probe);
 * secrets: an environment of the go-plugin variables only, a launcher started with an
   empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
   /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
@@ -570,16 +570,23 @@ FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
 FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
 FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 DEVICES = ("null", "zero", "random", "urandom")
-# The seccomp filter's syscalls per machine: its audit arch, then socket, connect, sendto,
-# sendmsg, sendmmsg, truncate, kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo,
-# pidfd_send_signal, add_key, request_key, keyctl, io_uring_setup, _enter, _register,
-# setsid, setpgid (linux arch/x86/entry/syscalls/syscall_64.tbl,
-# include/uapi/asm-generic/unistd.h).
+# The seccomp filter's syscall numbers per machine, with its audit arch; `denied` are refused
+# whatever their arguments (linux arch/x86/entry/syscalls/syscall_64.tbl,
+# include/uapi/asm-generic/unistd.h). Refused: io_uring (setup, enter, register), which
+# does everything else without a syscall; keyrings (add_key, request_key, keyctl);
+# connect, sendmsg, sendmmsg, truncate, tkill, pidfd_send_signal, setsid, setpgid, and on
+# x86_64 fork and vfork.
 SECCOMP_SYSCALLS = {
-    "x86_64": (0xC000003E, 41, 42, 44, 46, 307, 76, 62, 200, 234, 129, 297, 424, 248, 249, 250,
-               425, 426, 427, 112, 109),
-    "aarch64": (0xC00000B7, 198, 203, 206, 211, 269, 45, 129, 130, 131, 138, 240, 424, 217,
-                218, 219, 425, 426, 427, 157, 154),
+    "x86_64": {
+        "arch": 0xC000003E, "socket": 41, "sendto": 44, "kill": 62, "tgkill": 234,
+        "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "clone": 56, "clone3": 435,
+        "denied": (425, 426, 427, 248, 249, 250, 42, 46, 307, 76, 200, 424, 112, 109, 57, 58),
+    },
+    "aarch64": {
+        "arch": 0xC00000B7, "socket": 198, "sendto": 206, "kill": 129, "tgkill": 131,
+        "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "clone": 220, "clone3": 435,
+        "denied": (425, 426, 427, 217, 218, 219, 203, 211, 269, 45, 130, 424, 157, 154),
+    },
 }.get(os.uname().machine)
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -734,21 +741,23 @@ def restrict_syscalls():
     # binary can name (a unix socket by path such as /var/run/docker.sock, which is root on
     # the runner; UDP anywhere; abstract sockets before ABI 6), truncating files before
     # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings,
-    # io_uring, which does all of it without these syscalls, and leaving its process group
-    # (setsid, setpgid), which outside a PID namespace would let a process outlive the
-    # probe's kill of the group. go-plugin's host only listens
-    # on a unix socket, which stays possible. Another machine's syscalls (int 0x80 on
-    # x86_64, x32) kill the process: they would pass a filter written for these numbers.
+    # io_uring, which does all of it without these syscalls, and new processes: threads
+    # only, so memory stays within one address-space limit, no fork bomb, and nothing can
+    # leave the process group the probe kills. go-plugin's host only listens on a unix
+    # socket and starts nothing, which stays possible. Another machine's syscalls (int
+    # 0x80 on x86_64, x32) kill the process: they would pass a filter for these numbers.
     if SECCOMP_SYSCALLS is None:
         raise OSError(0, f"no seccomp syscall numbers known for {os.uname().machine}")
-    (arch, socket, connect, sendto, sendmsg, sendmmsg, truncate, kill, tkill, tgkill,
-     sigqueue, tgsigqueue, pidfd_signal, *denied) = SECCOMP_SYSCALLS
-    LOAD, JUMP_EQ, JUMP_GE, RETURN = 0x20, 0x15, 0x35, 0x06
-    KILL, DENY, ALLOW = 0x80000000, 0x00050000 | 1, 0x7FFF0000  # DENY: EPERM
+    numbers = SECCOMP_SYSCALLS
+    LOAD, JUMP_EQ, JUMP_GE, JUMP_SET, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06
+    KILL, ALLOW = 0x80000000, 0x7FFF0000
+    DENY, NO_SUCH_CALL = 0x00050000 | 1, 0x00050000 | 38  # EPERM, ENOSYS
+    AF_UNIX, CLONE_THREAD = 1, 0x10000
     pid = os.getpid()  # execve keeps it: the binary's own, in its PID namespace if any
     arg = lambda index, high=False: 16 + 8 * index + (4 if high else 0)  # little-endian
-    program = [(LOAD, 0, 0, 4), (JUMP_EQ, 1, 0, arch), (RETURN, 0, 0, KILL), (LOAD, 0, 0, 0)]
-    if arch == 0xC000003E:
+    program = [(LOAD, 0, 0, 4), (JUMP_EQ, 1, 0, numbers["arch"]), (RETURN, 0, 0, KILL),
+               (LOAD, 0, 0, 0)]
+    if numbers["arch"] == 0xC000003E:
         program += [(JUMP_GE, 0, 1, 0x40000000), (RETURN, 0, 0, KILL)]
 
     def only_if(number, index, allowed):
@@ -759,16 +768,21 @@ def restrict_syscalls():
         return [(JUMP_EQ, 0, len(checks) + 3, number), (LOAD, 0, 0, arg(index)), *checks,
                 (RETURN, 0, 0, DENY), (RETURN, 0, 0, ALLOW), (LOAD, 0, 0, 0)]
 
-    AF_UNIX = 1
-    program += only_if(socket, 0, [AF_UNIX])
+    program += only_if(numbers["socket"], 0, [AF_UNIX])
     # sendto with an address names a peer; without one it writes to a connected socket.
-    program += [(JUMP_EQ, 0, 6, sendto), (LOAD, 0, 0, arg(4)), (JUMP_EQ, 0, 3, 0),
+    program += [(JUMP_EQ, 0, 6, numbers["sendto"]), (LOAD, 0, 0, arg(4)), (JUMP_EQ, 0, 3, 0),
                 (LOAD, 0, 0, arg(4, high=True)), (JUMP_EQ, 0, 1, 0), (RETURN, 0, 0, ALLOW),
                 (RETURN, 0, 0, DENY), (LOAD, 0, 0, 0)]
-    program += only_if(kill, 0, [pid, 0, -pid])
-    for number in (tgkill, sigqueue, tgsigqueue):
-        program += only_if(number, 0, [pid])
-    for number in (connect, sendmsg, sendmmsg, truncate, tkill, pidfd_signal, *denied):
+    program += only_if(numbers["kill"], 0, [pid, 0, -pid])
+    for name in ("tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        program += only_if(numbers[name], 0, [pid])
+    program += [(JUMP_EQ, 0, 4, numbers["clone"]), (LOAD, 0, 0, arg(0)),
+                (JUMP_SET, 0, 1, CLONE_THREAD), (RETURN, 0, 0, ALLOW), (RETURN, 0, 0, DENY),
+                (LOAD, 0, 0, 0)]
+    # clone3's flags sit in memory a filter cannot read: "no such call" makes the C
+    # library and Go fall back to clone.
+    program += [(JUMP_EQ, 0, 1, numbers["clone3"]), (RETURN, 0, 0, NO_SUCH_CALL)]
+    for number in numbers["denied"]:
         program += [(JUMP_EQ, 0, 1, number), (RETURN, 0, 0, DENY)]
     program.append((RETURN, 0, 0, ALLOW))
     code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
@@ -777,7 +791,7 @@ def restrict_syscalls():
     PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
     check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.create_string_buffer(fprog),
                      0, 0))
-    return "seccomp (no outgoing sockets, signals to itself only, no new process group)"
+    return "seccomp (no outgoing sockets, signals to itself only, threads only)"
 
 
 def drop_capabilities():
