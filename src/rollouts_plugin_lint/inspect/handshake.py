@@ -14,7 +14,8 @@ a static ELF built for this machine. Containment, in layers:
 * sockets and signals, which Landlock does not cover: a seccomp filter with either layer
   (Landlock alone counts only with it) allows unix sockets only, no connect or send to an
   address (a runner's /var/run/docker.sock is root), signals to the binary itself only,
-  no truncate by path, io_uring or keyrings, and no new process (threads only: one
+  no truncate by path, io_uring, keyrings, new namespaces, bpf, perf events or
+  userfaultfd, and no new process (threads only: one
   address-space limit bounds its memory, and nothing it starts outlives the probe);
 * secrets: an environment of the go-plugin variables only, a launcher started with an
   empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
@@ -574,18 +575,21 @@ DEVICES = ("null", "zero", "random", "urandom")
 # whatever their arguments (linux arch/x86/entry/syscalls/syscall_64.tbl,
 # include/uapi/asm-generic/unistd.h). Refused: io_uring (setup, enter, register), which
 # does everything else without a syscall; keyrings (add_key, request_key, keyctl);
-# connect, sendmsg, sendmmsg, truncate, tkill, pidfd_send_signal, setsid, setpgid, and on
-# x86_64 fork and vfork.
+# connect, sendmsg, sendmmsg, truncate, tkill, pidfd_send_signal, setsid, setpgid; unshare
+# and setns (a user namespace of its own gives the kernel's namespaced capabilities, the
+# usual way to a kernel exploit), bpf, perf_event_open, userfaultfd; on x86_64 fork, vfork.
 SECCOMP_SYSCALLS = {
     "x86_64": {
         "arch": 0xC000003E, "socket": 41, "sendto": 44, "kill": 62, "tgkill": 234,
         "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "clone": 56, "clone3": 435,
-        "denied": (425, 426, 427, 248, 249, 250, 42, 46, 307, 76, 200, 424, 112, 109, 57, 58),
+        "denied": (425, 426, 427, 248, 249, 250, 42, 46, 307, 76, 200, 424, 112, 109, 272,
+                   308, 321, 298, 323, 57, 58),
     },
     "aarch64": {
         "arch": 0xC00000B7, "socket": 198, "sendto": 206, "kill": 129, "tgkill": 131,
         "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "clone": 220, "clone3": 435,
-        "denied": (425, 426, 427, 217, 218, 219, 203, 211, 269, 45, 130, 424, 157, 154),
+        "denied": (425, 426, 427, 217, 218, 219, 203, 211, 269, 45, 130, 424, 157, 154, 97,
+                   268, 280, 241, 282),
     },
 }.get(os.uname().machine)
 
@@ -741,9 +745,10 @@ def restrict_syscalls():
     # binary can name (a unix socket by path such as /var/run/docker.sock, which is root on
     # the runner; UDP anywhere; abstract sockets before ABI 6), truncating files before
     # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings,
-    # io_uring, which does all of it without these syscalls, and new processes: threads
-    # only, so memory stays within one address-space limit, no fork bomb, and nothing can
-    # leave the process group the probe kills. go-plugin's host only listens on a unix
+    # io_uring, which does all of it without these syscalls, new namespaces and the
+    # kernel's riskiest interfaces, and new processes: threads only, so memory stays within
+    # one address-space limit, no fork bomb, and nothing can leave the process group the
+    # probe kills. go-plugin's host only listens on a unix
     # socket and starts nothing, which stays possible. Another machine's syscalls (int
     # 0x80 on x86_64, x32) kill the process: they would pass a filter for these numbers.
     if SECCOMP_SYSCALLS is None:
