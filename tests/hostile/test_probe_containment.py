@@ -595,3 +595,81 @@ def _escape(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout), sandboxes
+
+
+# Files in the work directory, each under the file size limit, until the disk is full.
+FILLER = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(void) {
+    static char block[1 << 20];
+    long written = 0;
+    memset(block, 'x', sizeof block);
+    for (int file = 0; file < 4; file++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/fill-%d", getenv("HOME"), file);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        for (int block_index = 0; fd >= 0 && block_index < 12; block_index++) {
+            ssize_t count = write(fd, block, sizeof block);
+            if (count <= 0) break;
+            written += count;
+        }
+        if (fd >= 0) close(fd);
+    }
+    /* The line (never quoted) tells whether more than the work space limit went in. */
+    printf(written > (20L << 20) ? "filled\n" : "1|1|unix|/x|grpc|\n");
+    fflush(stdout);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        "namespaces",
+        "landlock+namespaces",
+        pytest.param(
+            "landlock",
+            marks=pytest.mark.xfail(
+                strict=True, reason="without a private view the work directory is on disk"
+            ),
+        ),
+    ],
+)
+def test_the_work_directory_cannot_fill_the_disk(tmp_path: Path, layers: str) -> None:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed: the hostile plugin is compiled here")
+    if not LAYERS[layers]():
+        pytest.skip(f"{layers} not available on this machine")
+    source, binary = tmp_path / "filler.c", tmp_path / "filler"
+    source.write_text(FILLER)
+    built = subprocess.run(
+        [gcc, "-O1", "-w", "-static", "-o", str(binary), str(source)],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if built.returncode != 0 and b"-lc" in built.stderr:
+        pytest.skip("gcc cannot link statically here (no static libc)")
+    assert built.returncode == 0, built.stderr.decode()
+    sandboxes = tmp_path / "sandboxes"
+    sandboxes.mkdir()
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_SCRIPT, str(binary), layers],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": str(sandboxes)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["detail"] == "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'"

@@ -90,6 +90,9 @@ REAP_GRACE = 1.0
 # stops a memory bomb.
 ADDRESS_SPACE_LIMIT = 4 << 30
 FILE_SIZE_LIMIT = 16 << 20
+# All the binary may write in its work directory where a private view is built (a tmpfs):
+# go-plugin puts one socket there.
+WORK_SPACE_LIMIT = 16 << 20
 PROCESS_LIMIT = 256  # processes and threads in the sandbox: Go needs a dozen or two
 # The two containment layers, each used where the kernel allows it; tests turn one off to
 # prove the other holds alone, and both off to see the probe refuse to run anything.
@@ -246,6 +249,7 @@ def _run(binary: Path, cookie: str, deadline: float, workdir: Path) -> _Run:
         "landlock_abi_limit": LANDLOCK_ABI_LIMIT,
         "limits": {
             "file_size": FILE_SIZE_LIMIT,
+            "work_space": WORK_SPACE_LIMIT,
             "address_space": ADDRESS_SPACE_LIMIT,
             "processes": PROCESS_LIMIT,
         },
@@ -669,15 +673,19 @@ def touch(path):
 
 def build_view(root, workdir, binary, fresh_proc):
     # A tmpfs root holding only the binary (read-only), the work directory (the one
-    # writable place), four devices and, in a PID namespace, a /proc of its own processes.
+    # writable place: a small tmpfs of its own, so that writing there cannot fill the
+    # runner's disk), four devices and, in a PID namespace, a /proc of its own processes.
     if SYS_PIVOT_ROOT is None:
         raise OSError(0, f"no pivot_root number known for {os.uname().machine}")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k,nr_inodes=64")
     inside = lambda path: root + path
-    for directory in filter(None, (workdir, config["shared"])):
-        os.makedirs(inside(directory), mode=0o755, exist_ok=True)
-        bind(directory, inside(directory), MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(inside(workdir), mode=0o755)
+    mount("tmpfs", inside(workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          f"mode=0700,size={config['limits']['work_space']},nr_inodes=1024")
+    if config["shared"]:
+        os.makedirs(inside(config["shared"]), mode=0o755, exist_ok=True)
+        bind(config["shared"], inside(config["shared"]), MS_NOSUID | MS_NODEV | MS_NOEXEC)
     touch(inside(binary))
     bind(binary, inside(binary), MS_RDONLY | MS_NOSUID | MS_NODEV)
     for device in DEVICES:
