@@ -786,7 +786,8 @@ def restrict_syscalls():
     program += [(JUMP_EQ, 0, 6, numbers["sendto"]), (LOAD, 0, 0, arg(4)), (JUMP_EQ, 0, 3, 0),
                 (LOAD, 0, 0, arg(4, high=True)), (JUMP_EQ, 0, 1, 0), (RETURN, 0, 0, ALLOW),
                 (RETURN, 0, 0, DENY), (LOAD, 0, 0, 0)]
-    program += only_if(numbers["kill"], 0, [pid, 0, -pid])
+    # Itself, and its own process group (0, or -pid; but -1 is every process).
+    program += only_if(numbers["kill"], 0, [pid, 0] + ([-pid] if pid > 1 else []))
     for name in ("tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         program += only_if(numbers[name], 0, [pid])
     program += [(JUMP_EQ, 0, 4, numbers["clone"]), (LOAD, 0, 0, arg(0)),
