@@ -232,4 +232,4 @@ def _resolves_elsewhere(folder: str) -> bool:
     lexical = os.path.normpath(folder)
     if lexical != cwd and not lexical.startswith(cwd.rstrip("/") + "/"):
         return False  # named outside the checkout by the workflow itself
-    return os.path.realpath(folder) != lexical
+    return os.path.normcase(os.path.realpath(folder)) != os.path.normcase(lexical)
