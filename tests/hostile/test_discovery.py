@@ -265,3 +265,32 @@ def test_a_link_into_the_git_directory_is_not_read(tmp_path: Path, output: str) 
                 "symbolic link leading into the repository's git directory: not followed, not read",
             )
             assert [rule for _, rule, _ in json_findings(outcome)] == ["skipped-file"] * 2
+
+
+# --- the repository's config file, found by the search ---------------------------------
+
+
+@pytest.mark.parametrize("target", ["outside", "git-dir", "inside"])
+def test_a_config_file_link_out_of_the_repository_is_not_read(tmp_path: Path, target: str) -> None:
+    # The config file is the pull request's too: linked to a file outside that holds a
+    # known key, its value was quoted in the error.
+    checkout = real_repository(tmp_path / "checkout")
+    secret = f"strict: {CHECKOUT_TOKEN}\n"
+    (tmp_path / "outside.yaml").write_text(secret)
+    (checkout / ".git" / "rpl.yaml").write_text(secret)
+    (checkout / "real.yaml").write_text("strict: true\n")
+    link = {"outside": "../outside.yaml", "git-dir": ".git/rpl.yaml", "inside": "real.yaml"}
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(link[target])
+    (checkout / "values.yaml").write_text(ENTRY)
+
+    outcome = run_cli(["--offline", "--no-cache", "values.yaml"], checkout, limit=120)
+
+    assert CHECKOUT_TOKEN not in outcome.out + outcome.err
+    assert "Traceback" not in outcome.err
+    if target == "inside":
+        outcome.assert_report()
+    else:
+        assert outcome.code == 2
+        assert outcome.err.strip().endswith(
+            ".rollouts-plugin-lint.yaml: symbolic link leading outside the repository: not read"
+        )
