@@ -25,7 +25,6 @@ KNOWN_OSES = ("linux", "darwin", "windows", "freebsd")
 KNOWN_ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
 CONFIG_FILE_NAMES = (".rollouts-plugin-lint.yaml", ".rollouts-plugin-lint.yml")
 MIB = 1024 * 1024
-_CONFIG_LIMIT = MIB
 
 
 class UsageError(Exception):
@@ -210,6 +209,9 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
         if (directory / ".git").exists():
             break
     return None
+
+
+_CONFIG_LIMIT = MIB  # a config file is a few lines
 
 
 def _within_repository(path: Path) -> Path:
