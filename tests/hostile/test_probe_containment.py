@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -664,6 +665,95 @@ def test_the_work_directory_cannot_fill_the_disk(tmp_path: Path, layers: str) ->
     done = subprocess.run(
         [sys.executable, "-c", PROBE_SCRIPT, str(binary), layers],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": str(sandboxes)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["detail"] == "first stdout line protocol is 'grpc', Argo Rollouts speaks 'netrpc'"
+
+
+# Threads until the host's process table is full: outside a user namespace they count
+# against the user's RLIMIT_NPROC only (root has none, so this runs as nobody).
+THREADER = r"""
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static void *wait_forever(void *unused) { for (;;) pause(); return unused; }
+
+int main(void) {
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, PTHREAD_STACK_MIN);
+    int started = 0;
+    for (pthread_t thread; started < 1500; started++)
+        if (pthread_create(&thread, &attributes, wait_forever, NULL) != 0) break;
+    /* The line (never quoted) tells whether it got past the probe's process limit. */
+    printf(started > 1000 ? "flooded\n" : "1|1|unix|/x|grpc|\n");
+    fflush(stdout);
+    return 0;
+}
+"""
+NOBODY = 65534
+
+
+def _as_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _interpreter_for_nobody() -> str | None:
+    for candidate in filter(None, (sys.executable, shutil.which("python3"), "/usr/bin/python3")):
+        with contextlib.suppress(OSError):
+            check = [candidate, "-c", "import sys"]
+            if subprocess.run(check, preexec_fn=_as_nobody, capture_output=True).returncode == 0:
+                return candidate
+    return None
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A temp folder nobody can read (pytest's own are private to the user)."""
+    folder = Path(tempfile.mkdtemp(prefix="rpl-nobody-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_without_a_user_namespace_threads_stay_within_a_process_limit(
+    open_folder: Path,
+) -> None:
+    gcc = shutil.which("gcc")
+    if gcc is None or os.geteuid() != 0:
+        pytest.skip("needs gcc, and root to run the probe as nobody")
+    python = _interpreter_for_nobody()
+    if python is None or not _landlock_available():
+        pytest.skip("no interpreter nobody can run, or no Landlock")
+    tmp_path = open_folder
+    source, binary = tmp_path / "threader.c", tmp_path / "threader"
+    source.write_text(THREADER)
+    command = [gcc, "-O1", "-w", "-static", "-pthread", "-o", str(binary), str(source)]
+    built = subprocess.run(command, capture_output=True, check=False, timeout=120)
+    if built.returncode != 0 and b"-lc" in built.stderr:
+        pytest.skip("gcc cannot link statically here (no static libc)")
+    assert built.returncode == 0, built.stderr.decode()
+    sandboxes = tmp_path / "sandboxes"
+    sandboxes.mkdir(mode=0o777)
+    sandboxes.chmod(0o777)
+    source_root = Path(__file__).resolve().parents[2] / "src"
+
+    done = subprocess.run(
+        [python, "-c", PROBE_SCRIPT, str(binary), "landlock"],
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(sandboxes), "PYTHONPATH": str(source_root)},
+        preexec_fn=_as_nobody,
         capture_output=True,
         text=True,
         check=False,

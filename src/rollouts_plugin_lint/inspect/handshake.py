@@ -629,6 +629,19 @@ def lower(name, value):
         pass
 
 
+def threads_of(uid):
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue  # gone meanwhile
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
 def write_file(path, text):
     with open(path, "w") as file:
         file.write(text)
@@ -892,6 +905,10 @@ def main():
         release = os.uname().release.split(".")[:2]
         if all(part.isdigit() for part in release) and tuple(map(int, release)) >= (5, 14):
             lower("RLIMIT_NPROC", limits["processes"])
+    elif os.getuid() != 0:
+        # Here it counts every thread of the user's on the host: allow that many more
+        # (root is never held to it).
+        lower("RLIMIT_NPROC", threads_of(os.getuid()) + limits["processes"])
     if not namespaces & CLONE_NEWPID:
         contain(namespaces, names)
         execute()
