@@ -220,9 +220,32 @@ def _write_file(
 ) -> bool:
     try:
         # A workflow may print the file (`cat report.txt`): it is guarded like stdout.
-        with open(path, "w", encoding="utf-8", errors="backslashreplace") as stream:
+        with _open_report_file(path) as stream:
             writer(result, settings, GuardedStream(stream, in_actions))
     except OSError as error:
-        print(f"rollouts-plugin-lint: error: {path}: {error.strerror}", file=sys.stderr)
+        where = printable(path, None)
+        print(f"rollouts-plugin-lint: error: {where}: {error.strerror}", file=sys.stderr)
         return False
     return True
+
+
+def _open_report_file(path: str) -> TextIO:
+    """`path`, created or emptied for writing, never through a symbolic link below the
+    working directory (the checkout): one committed under the report's name, or a folder
+    on its way, would aim the report, whose first words are a file name the pull request
+    chose, at any file the job can write (a `.pth` file makes it code Python runs)."""
+    given = os.path.join(os.path.realpath(os.getcwd()), path)
+    if os.path.islink(given) or _resolves_elsewhere(os.path.dirname(given)):
+        raise OSError(0, "is a symbolic link, or lies behind one in the checkout: not written")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    return open(os.open(given, flags, 0o666), "w", encoding="utf-8", errors="backslashreplace")
+
+
+def _resolves_elsewhere(folder: str) -> bool:
+    """Whether `folder`, when it lies in the working directory, goes through a link (or
+    through a `..` that a link would take elsewhere)."""
+    cwd = os.path.realpath(os.getcwd())
+    lexical = os.path.normpath(folder)
+    if lexical != cwd and not lexical.startswith(cwd.rstrip("/") + "/"):
+        return False  # named outside the checkout by the workflow itself
+    return os.path.normcase(os.path.realpath(folder)) != os.path.normcase(lexical)

@@ -4,7 +4,8 @@ that only files that can hold plugin configuration are ever parsed.
 Everything below a named path comes with the pull request and is hostile: a folder that
 looks like a git repository, symbolic links out of the checkout, files of any size. So git
 only ever runs on the real repository (found by its `.git` entry, which no commit can
-contain), no link is followed out of the repository, and no read exceeds MAX_FILE_BYTES.
+contain), no link is followed out of the repository or into its git directory, and no
+read exceeds MAX_FILE_BYTES.
 
 Paths stay plain strings here: a large repository has tens of thousands of files and
 pathlib objects cost more than reading most of them."""
@@ -104,10 +105,25 @@ class _Root:
     repository: Repository | None = None
 
     def holds(self, real: str) -> bool:
-        return real == self.boundary or real.startswith(self.boundary.rstrip("/") + "/")
+        # The git directory lies inside the work tree but holds none of the pull request's
+        # files, and actions/checkout keeps the token in its config.
+        if self._in_git_dir(real):
+            return False
+        return _below(real, self.boundary)
 
-    def outside_message(self) -> str:
+    def outside_message(self, real: str) -> str:
+        if self._in_git_dir(real):
+            return (
+                "symbolic link leading into the repository's git directory: not followed, not read"
+            )
         return f"symbolic link leading outside {self.within}: not followed, not read"
+
+    def _in_git_dir(self, real: str) -> bool:
+        return self.repository is not None and _below(real, self.repository.git_dir)
+
+
+def _below(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass
@@ -136,7 +152,7 @@ class Discovery:
             if os.path.isdir(lexical):
                 root = _resolve(lexical, lexical, real_cwd, repositories)
                 if not root.holds(root.real):
-                    self._skip(display_path(given, cwd, raw), root.outside_message())
+                    self._skip(display_path(given, cwd, raw), root.outside_message(root.real))
                     continue
                 for relative in walk_directory(root.real, root.repository):
                     found = os.path.normpath(os.path.join(raw, relative))
@@ -158,7 +174,7 @@ class Discovery:
                     continue
                 root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
                 if not root.holds(root.real):
-                    self._skip(display, root.outside_message())
+                    self._skip(display, root.outside_message(root.real))
                 elif root.real not in seen:
                     seen.add(root.real)
                     self.scanned += 1
@@ -202,7 +218,7 @@ class Discovery:
                 # A walked name that is a symbolic link: read its target only inside.
                 target = os.path.realpath(source)
                 if not root.holds(target):
-                    self._skip(display, root.outside_message())
+                    self._skip(display, root.outside_message(target))
                     return None
                 data = read_regular_file(target)
         except FileTooLarge:

@@ -239,18 +239,46 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
     for directory in (cwd, *cwd.parents):
         for name in CONFIG_FILE_NAMES:
             if (directory / name).is_file():
-                return directory / name
+                return _within_repository(directory / name)
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and b"[tool.rollouts-plugin-lint]" in pyproject.read_bytes():
+        if pyproject.is_file() and b"[tool.rollouts-plugin-lint]" in _config_bytes(
+            _within_repository(pyproject)
+        ):
             return pyproject
         if (directory / ".git").exists():
             break
     return None
 
 
+_CONFIG_LIMIT = MIB  # a config file is a few lines
+
+
+def _within_repository(path: Path) -> Path:
+    """A config file found by the search comes with the pull request: as in discovery, a
+    symbolic link may not lead it out of the repository, nor into its git directory (an
+    error message would quote what it read there)."""
+    top = next((d for d in path.parents if (d / ".git").exists()), None)
+    if top is None:
+        return path  # not in a repository: the user's own file
+    real, boundary = os.path.realpath(path), os.path.realpath(top)
+    git_dir = os.path.join(boundary, ".git")
+    inside = real.startswith(boundary.rstrip("/") + "/")
+    if not inside or real == git_dir or real.startswith(git_dir + "/"):
+        raise UsageError(f"{path}: symbolic link leading outside the repository: not read")
+    return path
+
+
+def _config_bytes(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        data = stream.read(_CONFIG_LIMIT + 1)
+    if len(data) > _CONFIG_LIMIT:
+        raise UsageError(f"{path}: config file is larger than {_CONFIG_LIMIT // MIB} MiB")
+    return data
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        data = _config_bytes(path)
     except OSError as error:
         raise UsageError(f"{path}: cannot read config file: {error.strerror}") from None
     if path.name == "pyproject.toml":
