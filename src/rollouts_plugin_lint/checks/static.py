@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import replace
+from typing import NamedTuple
 
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
@@ -80,40 +81,6 @@ def _namespaces_made(entries: Sequence[PluginEntry]) -> dict[int, frozenset[str]
     return made
 
 
-# Fields only the downloader's http(s) branch reads (downloader.go, v1.9.1): on a file://
-# entry they are decoded and then never used. Each with the rule that says so, when the
-# downloader leaves it unused, and whether a value decodes (one that cannot still fails
-# start-up, whatever the scheme).
-_HTTP_ONLY_FIELDS: tuple[
-    tuple[str, str, Callable[[Location], bool], Callable[[object], bool]], ...
-] = (
-    (
-        "sha256",
-        "sha256-ignored",
-        lambda location: location.scheme == "file",
-        lambda value: not isinstance(value, (list, dict)),
-    ),
-    (
-        "headersFrom",
-        "headers-ignored",
-        downloader_ignores_headers,
-        lambda v: _decodes_as_headers(v),
-    ),
-)
-_IGNORED_ON_FILE = {
-    "sha256-ignored": (
-        "`sha256` is ignored for file:// locations: the controller checks it only for "
-        "http(s) downloads, so this file is copied unverified",
-        "remove `sha256`, or verify the file where it is put into the image or volume",
-    ),
-    "headers-ignored": (
-        "`headersFrom` is ignored for file:// locations: the controller reads its Secrets "
-        "only for http(s) downloads, and copies this file without any request",
-        "remove `headersFrom`",
-    ),
-}
-
-
 def _decodes_as_headers(value: object) -> bool:
     """Whether encoding/json fills `[]HeadersFrom{SecretRef{Name string}}` from it (null
     is the zero value; a scalar becomes the string `name`)."""
@@ -131,6 +98,41 @@ def _decodes_as_headers(value: object) -> bool:
     )
 
 
+class _HttpOnlyField(NamedTuple):
+    """A field only the downloader's http(s) branch reads (downloader.go, v1.9.1): on a
+    file:// entry it is decoded and then never used."""
+
+    field: str
+    rule: str
+    unused_for: Callable[[Location], bool]
+    # A value that cannot be decoded still fails start-up, whatever the scheme.
+    decodes: Callable[[object], bool]
+    message: str
+    hint: str
+
+
+_HTTP_ONLY_FIELDS = (
+    _HttpOnlyField(
+        "sha256",
+        "sha256-ignored",
+        lambda location: location.scheme == "file",
+        lambda value: not isinstance(value, (list, dict)),
+        "`sha256` is ignored for file:// locations: the controller checks it only for "
+        "http(s) downloads, so this file is copied unverified",
+        "remove `sha256`, or verify the file where it is put into the image or volume",
+    ),
+    _HttpOnlyField(
+        "headersFrom",
+        "headers-ignored",
+        downloader_ignores_headers,
+        _decodes_as_headers,
+        "`headersFrom` is ignored for file:// locations: the controller reads its Secrets "
+        "only for http(s) downloads, and copies this file without any request",
+        "remove `headersFrom`",
+    ),
+)
+
+
 def _check_one(
     entry: PluginEntry, platforms: Sequence[Platform], namespaces: Set[str] = frozenset()
 ) -> Iterator[Finding]:
@@ -138,15 +140,15 @@ def _check_one(
     ignored = {field for field, needed in _FIELD_VERSIONS if field in entry.value
                and entry.versions.controller_below(needed)}  # fmt: skip
     location = _parsed_location(entry)
-    unused_on_file = []
-    for field, rule, unused, decodes in _HTTP_ONLY_FIELDS:
-        value = entry.value.get(field)
-        if location is None or not unused(location) or field in ignored or value in (None, "", []):
-            continue
-        unused_on_file.append((field, rule))
-        # Never used, but still decoded: a value that cannot be fails start-up anyway.
-        if decodes(value):
-            ignored.add(field)
+    unused_here = [
+        known
+        for known in _HTTP_ONLY_FIELDS
+        if location is not None
+        and known.unused_for(location)
+        and known.field not in ignored
+        and entry.value.get(known.field) not in (None, "", [])
+    ]
+    ignored |= {known.field for known in unused_here if known.decodes(entry.value[known.field])}
     unfilled = {
         field: found
         for field in ("location", "sha256")
@@ -173,8 +175,10 @@ def _check_one(
         yield from _independent_of_placeholder(entry, platforms, ignored, namespaces)
     else:
         yield from check_entry(entry, platforms, ignored, namespaces)
-    for field, rule in unused_on_file:
-        yield entry_finding(entry, rule, *_IGNORED_ON_FILE[rule], at=(field,), on_key=True)
+    for known in unused_here:
+        yield entry_finding(
+            entry, known.rule, known.message, known.hint, at=(known.field,), on_key=True
+        )
     yield from check_versions(entry)
 
 
