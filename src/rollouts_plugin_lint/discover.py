@@ -53,16 +53,26 @@ SKIPPED_DIRS = frozenset(
 )  # fmt: skip
 
 # Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
-# ConfigMap's own name. Then the precise pattern: the three keys, their near misses
-# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
+# ConfigMap's own name. Then the precise test: the three keys, their near misses
+# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name, in any
+# case. It accepts what `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin`
+# accepts, a run of letters with a key head and then "plugin", but linearly: that regex
+# retried its unbounded gap from every head, quadratic in `lugin` + `stepstep...`. Here a
+# match starts only where a run of letters starts, goes to the run's first head (the one
+# that ends first: no head holds another) and then to the first "plugin" after it; the
+# longer heads begin with `traffic` and `metric`, so those two stand for them.
 _QUICK = (b"lugin", b"argo-rollouts-config")
-_PRECISE = re.compile(
-    rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
+_CONFIGMAP_NAME = b"argo-rollouts-config"
+_KEY_IN_A_RUN = re.compile(
+    rb"(?<![a-z])(?:(?!step|metric|traffic)[a-z])*(?:step|metric|traffic)(?:(?!plugin)[a-z])*plugin"
 )
 
 
 def might_hold_plugins(data: bytes) -> bool:
-    return any(quick in data for quick in _QUICK) and _PRECISE.search(data) is not None
+    if not any(quick in data for quick in _QUICK):
+        return False
+    lowered = data.lower()  # ASCII letters only, as (?i) does for bytes
+    return _CONFIGMAP_NAME in lowered or _KEY_IN_A_RUN.search(lowered) is not None
 
 
 class FileTooLarge(OSError):

@@ -140,6 +140,13 @@ _RULES = [
         "copied unverified, whatever the digest says.",
     ),
     Rule(
+        "headers-ignored",
+        W,
+        "`headersFrom` on a file:// location has no effect",
+        "The controller reads the `headersFrom` Secrets only for http(s) downloads; a "
+        "file:// plugin is copied without any request, so the headers are never sent.",
+    ),
+    Rule(
         "download-failed",
         E,
         "The location answers an HTTP error",
