@@ -25,6 +25,19 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13
 
 
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}    nothing fails the run
+  {EXIT_FINDINGS}    a finding fails the run: an error, or a warning under --strict (never with
+       --exit-zero)
+  {EXIT_USAGE}    usage or configuration error, a path that does not exist, an unknown rule id
+  {EXIT_INTERNAL}    internal error (please report it with the trace)
+  {EXIT_BROKEN_PIPE}  the reader of stdout went away (`| head -1`), as SIGPIPE would end it
+
+Every rule and its fix: --list-rules, --explain RULE.
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 itself; keep its wording short
         self.print_usage(sys.stderr)
@@ -39,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "metricProviderPlugins, stepPlugins) in Helm values, ConfigMaps, Argo CD "
         "Applications, Flux HelmReleases and kustomize patches.",
         argument_default=None,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
@@ -66,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         default=None,
-        help="warnings fail the run; unreachable locations are errors",
+        help="warnings fail the run (exit 1); unreachable locations are errors",
     )
     add(
         "--lenient",
@@ -125,6 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: .rollouts-plugin-lint.yaml or pyproject.toml "
         "[tool.rollouts-plugin-lint], searched upwards to the repository root)",
     )
+    add(
+        "--select",
+        action="append",
+        metavar="RULE[,RULE]",
+        help="report only these rules, repeatable (ids as --list-rules shows them)",
+    )
+    add(
+        "--ignore",
+        action="append",
+        metavar="RULE[,RULE]",
+        help="do not report these rules, repeatable; wins over --select",
+    )
+    add(
+        "--exit-zero",
+        action="store_true",
+        default=None,
+        help="exit 0 even when findings fail the run (usage errors still exit 2)",
+    )
+    add(
+        "--statistics",
+        action="store_true",
+        default=None,
+        help="print the number of findings per rule instead of the findings (JSON with "
+        "--format json)",
+    )
+    add("--list-rules", action="store_true", help="print every rule id, its severity and summary")
+    add("--explain", metavar="RULE", help="print a rule's documentation, an example and its fix")
     add("--no-color", action="store_true", default=None, help="no colours in text output")
     add("-q", "--quiet", action="count", default=0, help="less output (no notes in text)")
     add("-v", "--verbose", action="count", default=0, help="more output")
@@ -150,6 +192,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _guarded_main(argv: Sequence[str] | None, in_actions: bool) -> int:
     args = build_parser().parse_args(argv)
+    if args.list_rules or args.explain is not None:
+        from rollouts_plugin_lint.explain import explain_rule, list_rules
+
+        if args.list_rules:
+            sys.stdout.write(list_rules())
+            return EXIT_OK
+        try:
+            sys.stdout.write(explain_rule(args.explain))
+        except KeyError as error:
+            print(f"rollouts-plugin-lint: error: {printable(error.args[0], None)}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
     try:
         return _run(args, in_actions)
     except KeyboardInterrupt:
@@ -186,12 +240,13 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     from rollouts_plugin_lint.report import write_report
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.report.sarif import write_sarif
+    from rollouts_plugin_lint.report.statistics import write_statistics
     from rollouts_plugin_lint.settings import UsageError, load_settings
 
     flags = {
         key.replace("_", "-"): value
         for key, value in vars(args).items()
-        if key not in ("quiet", "verbose")
+        if key not in ("quiet", "verbose", "list_rules", "explain")
     }
     flags["verbosity"] = args.verbose - args.quiet
     try:
@@ -207,12 +262,15 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
         result = run(settings, progress=progress)
     for warning in result.warnings:
         print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
-    if settings.output is None:
+    if settings.statistics:
+        write_statistics(result, settings, sys.stdout)
+    elif settings.output is None:
         write_report(result, settings, sys.stdout)
     for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
         if path is not None and not _write_file(path, writer, result, settings, in_actions):
             return EXIT_USAGE
-    return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK
+    failed = any(settings.fails(f) for f in result.findings)
+    return EXIT_FINDINGS if failed and not settings.exit_zero else EXIT_OK
 
 
 def _write_file(

@@ -70,6 +70,10 @@ class Settings:
     optional_plugins: frozenset[str] = frozenset()
     exclude: tuple[str, ...] = ()
     config_file: str | None = None
+    selected: frozenset[str] | None = None  # --select: None reports every rule
+    ignored: frozenset[str] = frozenset()  # --ignore, which wins over --select
+    exit_zero: bool = False
+    statistics: bool = False
 
     @property
     def versions(self) -> Versions:
@@ -82,6 +86,10 @@ class Settings:
 
     def severity_of(self, finding: Finding) -> Severity | None:
         """The severity a finding is reported at under this policy; None drops it."""
+        if finding.rule in self.ignored or (
+            self.selected is not None and finding.rule not in self.selected
+        ):
+            return None
         severity: Severity | None = finding.severity
         if finding.rule in self.severities:
             severity = self.severities[finding.rule]
@@ -204,7 +212,24 @@ def load_settings(
         optional_plugins=frozenset(merged.get("optional-plugins", ())),
         exclude=tuple(merged.get("exclude", ())),
         config_file=str(config_path) if config_path else None,
+        selected=_rule_ids(flags.get("select"), "--select"),
+        ignored=_rule_ids(flags.get("ignore"), "--ignore") or frozenset(),
+        exit_zero=bool(flags.get("exit-zero")),
+        statistics=bool(flags.get("statistics")),
     )
+
+
+def _rule_ids(values: list[str] | None, option: str) -> frozenset[str] | None:
+    """Rule ids from a repeatable option of comma lists (`--select a,b --select c`)."""
+    if values is None:
+        return None
+    ids = {rule.strip() for value in values for rule in value.split(",") if rule.strip()}
+    for rule in sorted(ids):
+        if rule not in RULES:
+            close = difflib.get_close_matches(rule, list(RULES), n=1)
+            suggestion = f"did you mean `{close[0]}`?" if close else "see --list-rules"
+            raise UsageError(f"{option}: unknown rule `{rule}`; {suggestion}")
+    return frozenset(ids)
 
 
 def _bounded(

@@ -1,0 +1,136 @@
+"""Conventions users of ruff, yamllint and actionlint reach for first: the rule table,
+--explain, --select/--ignore, --exit-zero, --statistics, inline suppressions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rollouts_plugin_lint.rules import RULES
+from tests.conftest import Runner
+
+LOC = "https://github.com/o/r/releases/download/v1.0.0/p-linux-amd64"
+# Two missing-sha256 warnings and a name-format error (offline: two not-verified notes).
+MIXED = (
+    "controller:\n  trafficRouterPlugins:\n"
+    f"    - name: a/b\n      location: {LOC}\n"
+    f"    - name: gatewayAPI\n      location: {LOC.replace('/p-', '/q-')}\n"
+)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rollouts_plugin_lint", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def rules_of(report: dict) -> list[str]:
+    return sorted(finding["rule"] for finding in report["findings"])
+
+
+def test_help_lists_the_exit_codes_and_what_strict_does() -> None:
+    done = cli("--help")
+    assert done.returncode == 0
+    out = " ".join(done.stdout.split())
+    for code in ("0", "1", "2", "3", "141"):
+        assert f"\n  {code} " in done.stdout
+    assert "--strict warnings fail the run (exit 1)" in out
+    assert "the reader of stdout went away" in out
+
+
+def test_list_rules_prints_every_rule_with_its_severity() -> None:
+    done = cli("--list-rules")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(RULES)
+    assert lines[list(RULES).index("missing-sha256")].split()[1] == "warning"
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_every_rule_has_an_example_and_a_fix(rule: str) -> None:
+    assert RULES[rule].example.strip() and RULES[rule].fix.strip()
+
+
+def test_explain_shows_documentation_example_and_fix() -> None:
+    done = cli("--explain", "missing-sha256")
+    assert done.returncode == 0, done.stderr
+    rule = RULES["missing-sha256"]
+    out = " ".join(done.stdout.split())
+    assert done.stdout.startswith("missing-sha256 (warning by default): ")
+    assert " ".join(rule.help.split()) in out
+    assert "Example: " + " ".join(rule.example.split()) in out
+    assert "Fix: " + " ".join(rule.fix.split()) in out
+
+
+def test_explain_an_unknown_rule_suggests_the_closest_and_exits_2() -> None:
+    done = cli("--explain", "missing-sha")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "rollouts-plugin-lint: error: unknown rule `missing-sha`; did you mean "
+        "`missing-sha256`?\n"
+    )
+
+
+def test_select_and_ignore_take_repeatable_comma_lists(runner: Runner) -> None:
+    runner.write("values.yaml", MIXED)
+    everything = rules_of(runner.json(".")[1])
+    assert everything == ["missing-sha256"] * 2 + ["name-format"] + ["not-verified"] * 2
+    code, report = runner.json("--select", "name-format,missing-sha256", ".")
+    assert code == 1 and rules_of(report) == ["missing-sha256"] * 2 + ["name-format"]
+    code, report = runner.json("--select", "missing-sha256", "--select", "not-verified", ".")
+    assert code == 0 and rules_of(report) == ["missing-sha256"] * 2 + ["not-verified"] * 2
+    code, report = runner.json("--ignore", "name-format", "--ignore", "not-verified,", ".")
+    assert code == 0 and rules_of(report) == ["missing-sha256"] * 2
+    code, report = runner.json("--select", "name-format,missing-sha256", "--ignore", "name-format")
+    assert code == 0 and rules_of(report) == ["missing-sha256"] * 2
+
+
+@pytest.mark.parametrize("option", ["--select", "--ignore"])
+def test_an_unknown_rule_id_is_a_usage_error(runner: Runner, option: str) -> None:
+    runner.write("values.yaml", MIXED)
+    code, out, err = runner.run("--offline", option, "name-format,missing-sha", ".")
+    assert code == 2 and out == ""
+    assert err == (
+        f"rollouts-plugin-lint: error: {option}: unknown rule `missing-sha`; "
+        "did you mean `missing-sha256`?\n"
+    )
+
+
+def test_exit_zero_reports_but_does_not_fail(runner: Runner) -> None:
+    runner.write("values.yaml", MIXED)
+    assert runner.run("--offline", "--no-cache", ".")[0] == 1
+    code, out, _ = runner.run("--offline", "--no-cache", "--exit-zero", ".")
+    assert code == 0 and "[name-format]" in out
+    assert runner.run("--offline", "--exit-zero", "missing.yaml")[0] == 2
+
+
+def test_statistics_counts_findings_per_rule(runner: Runner) -> None:
+    runner.write("values.yaml", MIXED)
+    code, out, _ = runner.run("--offline", "--no-cache", "--statistics", ".")
+    assert code == 1
+    assert [line.split()[:3] for line in out.splitlines()] == [
+        ["2", "missing-sha256", "warning"],
+        ["2", "not-verified", "note"],
+        ["1", "name-format", "error"],
+    ]
+    assert out.splitlines()[2].endswith(RULES["name-format"].summary)
+    code, out, _ = runner.run("--offline", "--no-cache", "--statistics", "--format", "json", ".")
+    assert json.loads(out)[0] == {
+        "rule": "missing-sha256",
+        "severity": "warning",
+        "count": 2,
+        "summary": RULES["missing-sha256"].summary,
+    }
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(runner: Runner) -> None:
+    runner.write("values.yaml", MIXED)
+    code, out, err = runner.run("--offline", "values.yaml", "nowhere.yaml")
+    assert code == 2 and out == ""
+    assert err == "rollouts-plugin-lint: error: nowhere.yaml: no such file or directory\n"
