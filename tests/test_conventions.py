@@ -72,8 +72,7 @@ def test_explain_an_unknown_rule_suggests_the_closest_and_exits_2() -> None:
     done = cli("--explain", "missing-sha")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
-        "rollouts-plugin-lint: error: unknown rule `missing-sha`; did you mean "
-        "`missing-sha256`?\n"
+        "rollouts-plugin-lint: error: unknown rule `missing-sha`; did you mean `missing-sha256`?\n"
     )
 
 
@@ -134,3 +133,71 @@ def test_a_path_that_does_not_exist_is_a_usage_error(runner: Runner) -> None:
     code, out, err = runner.run("--offline", "values.yaml", "nowhere.yaml")
     assert code == 2 and out == ""
     assert err == "rollouts-plugin-lint: error: nowhere.yaml: no such file or directory\n"
+
+
+UNPINNED = f"controller:\n  trafficRouterPlugins:\n    - name: a/b\n      location: {LOC}\n"
+
+
+def test_pyproject_is_read_as_toml_so_a_subtable_alone_counts(runner: Runner) -> None:
+    runner.write("values.yaml", UNPINNED)
+    runner.write(
+        "pyproject.toml", '[tool.rollouts-plugin-lint.severity]\nmissing-sha256 = "error"\n'
+    )
+    code, report = runner.json(".")
+    assert code == 1
+    assert {f["rule"]: f["severity"] for f in report["findings"]}["missing-sha256"] == "error"
+
+
+def test_a_pyproject_without_the_table_is_not_a_config(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search goes on upwards past a pyproject.toml that only mentions the table."""
+    (runner.root / ".git").mkdir()
+    runner.write(".rollouts-plugin-lint.yaml", "strict: true\n")
+    runner.write("app/values.yaml", UNPINNED)
+    runner.write("app/pyproject.toml", "[tool.black]\n# see [tool.rollouts-plugin-lint]\n")
+    monkeypatch.chdir(runner.root / "app")
+    assert runner.json(".")[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        (
+            "[tool.rollouts_plugin_lint]\nstrict = true\n",
+            "pyproject.toml: `[tool.rollouts_plugin_lint]` is not read; the table is "
+            "`[tool.rollouts-plugin-lint]`",
+        ),
+        (
+            "[tool.rollouts-plugin-lint\nstrict = true\n",
+            "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration "
+            "(at line 1, column 27)",
+        ),
+        (
+            "[tool.rollouts-plugin-lint]\nstrict = true\n",
+            "pyproject.toml: `strict` and --lenient contradict each other; pick one",
+        ),
+        (
+            '[tool.rollouts-plugin-lint]\nplatform = "mips/amd64"\n',
+            "pyproject.toml: `platform`: invalid platform 'mips/amd64'",
+        ),
+        (
+            '[tool.rollouts-plugin-lint]\ncontroller-version = "latest"\n',
+            "pyproject.toml: `controller-version`: 'latest' is not a version",
+        ),
+    ],
+)
+def test_config_errors_name_the_file_and_key(runner: Runner, pyproject: str, message: str) -> None:
+    runner.write("values.yaml", UNPINNED)
+    runner.write("pyproject.toml", pyproject)
+    code, out, err = runner.run("--offline", "--lenient", ".")
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_flag_errors_still_name_the_flag(runner: Runner) -> None:
+    runner.write("values.yaml", UNPINNED)
+    code, _, err = runner.run("--offline", "--controller-version", "latest", ".")
+    assert code == 2 and "--controller-version: 'latest' is not a version" in err
+    code, _, err = runner.run("--offline", "--platform", "mips/amd64", ".")
+    assert code == 2 and "--platform: invalid platform 'mips/amd64'" in err

@@ -25,8 +25,10 @@ OUTPUT_FORMATS = ("text", "json", "github", "sarif")
 KNOWN_OSES = ("linux", "darwin", "windows", "freebsd")
 KNOWN_ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
 CONFIG_FILE_NAMES = (".rollouts-plugin-lint.yaml", ".rollouts-plugin-lint.yml")
+PYPROJECT_TABLE = "rollouts-plugin-lint"  # [tool.rollouts-plugin-lint]
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+MAX_CONFIG_BYTES = MIB
 # Bounds on what a flag or the config file (written by whoever opens the pull request) can
 # ask of the runner: (smallest, largest) of each network setting.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -159,10 +161,17 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config_path = _find_config(flags.get("config"), cwd)
     config = _read_config(config_path) if config_path else {}
-    merged = {**config, **{k: v for k, v in flags.items() if v is not None}}
+    given = {k: v for k, v in flags.items() if v is not None}
+    merged = {**config, **given}
+
+    def origin(key: str) -> str:
+        """Where a setting came from, as the user wrote it: a flag or a key of the file."""
+        return f"--{key}" if key in given else f"{config_path}: `{key}`"
 
     if merged.get("strict") and merged.get("lenient"):
-        raise UsageError("--strict and --lenient contradict each other; pick one")
+        raise UsageError(
+            f"{origin('strict')} and {origin('lenient')} contradict each other; pick one"
+        )
     output_format = merged.get("format") or (
         "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
     )
@@ -176,11 +185,17 @@ def load_settings(
     severities = _severities(merged.get("severity", {}), where=str(config_path))
     for option in ("chart-version", "controller-version"):
         if merged.get(option) is not None and parse_version(merged[option]) is None:
-            raise UsageError(f"--{option} {merged[option]!r}: write a version such as 2.39.1")
+            raise UsageError(
+                f"{origin(option)}: {merged[option]!r} is not a version; write one such as 2.39.1"
+            )
     where = {key: f"{config_path}: `{key}`" for key in config}
     for key in BOUNDS.keys() & config.keys():  # even where a flag overrides it
         _bounded(config, key, 0, where)
-    where.update({key: f"--{key}" for key, value in flags.items() if value is not None})
+    where.update({key: f"--{key}" for key in given})
+    try:
+        targets = tuple(_platform(p) for p in dict.fromkeys(platforms))
+    except UsageError as error:
+        raise UsageError(f"{origin('platform')}: {error}") from None
     jobs = int(_bounded(merged, "jobs", 4, where))
     timeout = _bounded(merged, "timeout", 30.0, where)
     deadline = _bounded(merged, "deadline", DEFAULT_DEADLINE, where)
@@ -192,7 +207,7 @@ def load_settings(
         output=merged.get("output"),
         sarif_file=merged.get("sarif-file"),
         offline=bool(merged.get("offline", False)),
-        platforms=tuple(_platform(p) for p in dict.fromkeys(platforms)),
+        platforms=targets,
         strict=bool(merged.get("strict", False)),
         lenient=bool(merged.get("lenient", False)),
         handshake=bool(merged.get("handshake", False)),
@@ -266,26 +281,51 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
             if (directory / name).is_file():
                 return directory / name
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and b"[tool.rollouts-plugin-lint]" in pyproject.read_bytes():
+        if pyproject.is_file() and _pyproject_section(pyproject) is not None:
             return pyproject
         if (directory / ".git").exists():
             break
     return None
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config_bytes(path: Path) -> bytes:
+    from rollouts_plugin_lint.discover import read_regular_file
+
     try:
-        data = path.read_bytes()
+        # The file comes with the pull request: a regular file of bounded size, no FIFO.
+        return read_regular_file(str(path), MAX_CONFIG_BYTES)
     except OSError as error:
-        raise UsageError(f"{path}: cannot read config file: {error.strerror}") from None
-    if path.name == "pyproject.toml":
-        try:
-            document = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: invalid TOML: {error}") from None
-        config = document.get("tool", {}).get("rollouts-plugin-lint", {})
+        reason = error.strerror or str(error)
+        raise UsageError(f"{path}: cannot read config file: {reason}") from None
+
+
+def _pyproject_section(path: Path) -> Any:
+    """`[tool.rollouts-plugin-lint]` of a pyproject.toml, parsed as TOML (so a file with
+    only `[tool.rollouts-plugin-lint.severity]` has it too); None when it has none."""
+    try:
+        document = tomllib.loads(_read_config_bytes(path).decode("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: invalid TOML: not UTF-8") from None
+    tool = document.get("tool")
+    if not isinstance(tool, dict):
+        return None
+    for name in tool:
+        if name != PYPROJECT_TABLE and name.replace("_", "-").lower() == PYPROJECT_TABLE:
+            raise UsageError(
+                f"{path}: `[tool.{name}]` is not read; the table is `[tool.{PYPROJECT_TABLE}]`"
+            )
+    return tool.get(PYPROJECT_TABLE)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if path.suffix == ".toml":
+        config = _pyproject_section(path)
+        if config is None:
+            raise UsageError(f"{path}: no `[tool.{PYPROJECT_TABLE}]` table")
     else:
-        config = _read_yaml_config(path, data)
+        config = _read_yaml_config(path, _read_config_bytes(path))
         if isinstance(config, dict) and isinstance(config.get("severity"), dict):
             # YAML 1.1 reads a bare `off` as false; that is what the user meant.
             config["severity"] = {
