@@ -201,3 +201,66 @@ def test_flag_errors_still_name_the_flag(runner: Runner) -> None:
     assert code == 2 and "--controller-version: 'latest' is not a version" in err
     code, _, err = runner.run("--offline", "--platform", "mips/amd64", ".")
     assert code == 2 and "--platform: invalid platform 'mips/amd64'" in err
+
+
+DIRECTIVE = "# rollouts-plugin-lint: disable="
+
+
+def test_a_suppression_at_the_end_of_the_line_or_alone_above_it(runner: Runner) -> None:
+    runner.write(
+        "values.yaml",
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    - name: a/b\n      location: {LOC}  {DIRECTIVE}missing-sha256\n"
+        f"    - name: c/d\n      {DIRECTIVE}insecure-location, missing-sha256\n"
+        "      location: http://mirror.internal/p-linux-amd64\n"
+        f"    - name: e/f\n      location: {LOC.replace('/p-', '/q-')}\n",
+    )
+    code, report = runner.json("--ignore", "not-verified", ".")
+    assert code == 0
+    assert [(f["rule"], f["line"]) for f in report["findings"]] == [("missing-sha256", 9)]
+
+
+def test_a_suppression_in_an_embedded_configmap_list(runner: Runner) -> None:
+    runner.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\n"
+        f"data:\n  trafficRouterPlugins: |-\n    - name: gatewayAPI  {DIRECTIVE}name-format\n"
+        f"      location: {LOC}\n",
+    )
+    code, report = runner.json("--ignore", "not-verified", ".")
+    assert code == 0 and [f["rule"] for f in report["findings"]] == ["missing-sha256"]
+
+
+def test_an_unused_or_unknown_suppression_is_reported(runner: Runner) -> None:
+    text = (
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    {DIRECTIVE}name-format\n"  # the line below has no name-format finding
+        f"    - name: a/b\n      location: {LOC}  {DIRECTIVE}missing-sha256,missing-sha265\n"
+    )
+    runner.write("values.yaml", text)
+    code, report = runner.json("--ignore", "not-verified", ".")
+    assert code == 0
+    unused = [f for f in report["findings"] if f["rule"] == "unused-suppression"]
+    assert [(f["line"], f["column"], f["severity"]) for f in unused] == [
+        (3, 5, "note"),
+        (5, text.splitlines()[4].index("#") + 1, "note"),
+    ]
+    assert unused[0]["message"] == (
+        "`disable=name-format` suppresses nothing: no `name-format` finding on the next line"
+    )
+    assert unused[1]["message"] == "`disable=missing-sha265`: no rule `missing-sha265`"
+    assert unused[1]["hint"] == "did you mean `missing-sha256`?"
+    assert [f["rule"] for f in report["findings"]] == ["unused-suppression"] * 2
+
+
+def test_a_directive_inside_a_quoted_value_is_not_a_comment(runner: Runner) -> None:
+    runner.write(
+        "values.yaml",
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    - name: gatewayAPI  {DIRECTIVE}name-format\n"
+        f'      location: "{LOC} {DIRECTIVE}location-format"\n',
+    )
+    code, report = runner.json(".")
+    rules = [f["rule"] for f in report["findings"]]
+    assert code == 1 and "location-format" in rules
+    assert "name-format" not in rules and "unused-suppression" not in rules

@@ -87,7 +87,7 @@ def run(
         with tempfile.TemporaryDirectory(prefix="rollouts-plugin-lint-") as scratch:
             findings = _verify_downloads(result, findings, settings, Path(scratch), environ,
                                          progress)  # fmt: skip
-    result.findings = _finalize(findings, settings)
+    result.findings = _finalize(findings, settings, texts)
     pointed_at = {finding.span.path for finding in result.findings}
     result.sources = {
         path: data.decode("utf-8", "replace") for path, data in texts.items() if path in pointed_at
@@ -230,10 +230,15 @@ def _pinned(sha256: str | None) -> str | None:
     return sha256 if sha256 is not None and _HEX64.fullmatch(sha256) else None
 
 
-def _finalize(findings: list[Finding], settings: Settings) -> list[Finding]:
-    """Apply the policy, drop exact repeats, sort by file and position."""
+def _finalize(
+    findings: list[Finding], settings: Settings, texts: Mapping[str, bytes]
+) -> list[Finding]:
+    """Apply the inline suppressions and the policy, drop exact repeats, sort by file and
+    position."""
+    from rollouts_plugin_lint.suppressions import apply_suppressions
+
     kept: dict[tuple[str, Span, str], Finding] = {}
-    for finding in findings:
+    for finding in apply_suppressions(findings, texts):
         decided = settings.apply_policy(finding)
         if decided is not None:
             kept[(decided.rule, decided.span, decided.message)] = decided
