@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,13 @@ MIXED = (
 )
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rollouts_plugin_lint", *args],
         capture_output=True,
         text=True,
+        input=stdin,
+        cwd=cwd,
         timeout=120,
     )
 
@@ -264,3 +267,47 @@ def test_a_directive_inside_a_quoted_value_is_not_a_comment(runner: Runner) -> N
     rules = [f["rule"] for f in report["findings"]]
     assert code == 1 and "location-format" in rules
     assert "name-format" not in rules and "unused-suppression" not in rules
+
+
+def test_one_file_from_stdin_with_its_name(tmp_path: Path) -> None:
+    text = f"{DIRECTIVE}name-format\n" + MIXED.replace("    - name: gatewayAPI", "    - name: c/d")
+    done = cli("--offline", "--no-cache", "--format", "json", "-", stdin=MIXED, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert {f["path"] for f in report["findings"]} == {"-"} and report["files"] == 1
+    named = ("--offline", "--no-cache", "--format", "json", "--stdin-filename", "deploy/v.yaml")
+    for paths in ((), ("-",)):
+        done = cli(*named, *paths, stdin=text, cwd=tmp_path)
+        report = json.loads(done.stdout)
+        assert {f["path"] for f in report["findings"]} == {"deploy/v.yaml"}
+        # The suppression in the piped text applies to it, and is unused: no error left.
+        assert done.returncode == 0 and "unused-suppression" in rules_of(report)
+
+
+def test_stdin_filename_without_stdin_is_a_usage_error(runner: Runner) -> None:
+    runner.write("values.yaml", MIXED)
+    code, _, err = runner.run("--offline", "--stdin-filename", "x.yaml", "values.yaml")
+    assert code == 2
+    assert err == (
+        "rollouts-plugin-lint: error: --stdin-filename names the file read from stdin: "
+        "add `-` as a path\n"
+    )
+
+
+def test_force_exclude_applies_exclude_to_named_files_and_stdin(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".rollouts-plugin-lint.yaml").write_text('exclude: ["vendored/*"]\n')
+    (tmp_path / "vendored").mkdir()
+    (tmp_path / "vendored" / "values.yaml").write_text(MIXED)
+    (tmp_path / "values.yaml").write_text(MIXED)
+    args = ("--offline", "--no-cache", "--format", "json")
+    named = cli(*args, "vendored/values.yaml", "values.yaml", cwd=tmp_path)
+    assert {f["path"] for f in json.loads(named.stdout)["findings"]} == {
+        "vendored/values.yaml",
+        "values.yaml",
+    }
+    forced = cli(*args, "--force-exclude", "vendored/values.yaml", "values.yaml", cwd=tmp_path)
+    assert {f["path"] for f in json.loads(forced.stdout)["findings"]} == {"values.yaml"}
+    piped = ("--force-exclude", "--stdin-filename", "vendored/values.yaml")
+    done = cli(*args, *piped, stdin=MIXED, cwd=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["findings"] == []

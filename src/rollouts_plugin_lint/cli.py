@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    add(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories (default: .); `-` reads one file from stdin",
+    )
     add(
         "--format",
         choices=("text", "json", "github", "sarif"),
@@ -165,6 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the number of findings per rule instead of the findings (JSON with "
         "--format json)",
     )
+    add(
+        "--stdin-filename",
+        metavar="NAME",
+        help="the path to report for the file read from stdin, also matched by `exclude` "
+        "(implies `-` when no path is given)",
+    )
+    add(
+        "--force-exclude",
+        action="store_true",
+        default=None,
+        help="apply the config's `exclude` to named files and stdin too (pre-commit names "
+        "every file)",
+    )
     add("--list-rules", action="store_true", help="print every rule id, its severity and summary")
     add("--explain", metavar="RULE", help="print a rule's documentation, an example and its fix")
     add("--no-color", action="store_true", default=None, help="no colours in text output")
@@ -251,7 +269,7 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     flags["verbosity"] = args.verbose - args.quiet
     try:
         settings = load_settings(flags)
-        missing = [path for path in settings.paths if not os.path.lexists(path)]
+        missing = [p for p in settings.paths if p != "-" and not os.path.lexists(p)]
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
     except UsageError as error:

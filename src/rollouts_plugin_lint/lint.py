@@ -58,7 +58,13 @@ def run(
     progress: ProgressCallback | None = None,
 ) -> LintResult:
     result = LintResult()
-    discovery = Discovery(settings.paths, settings.exclude, str(cwd or Path.cwd()))
+    discovery = Discovery(
+        settings.paths,
+        settings.exclude,
+        str(cwd or Path.cwd()),
+        force_exclude=settings.force_exclude,
+        stdin_name=settings.stdin_filename or "-",
+    )
     texts: dict[str, bytes] = {}
     findings: list[Finding] = []
     charts = _ChartVersions()

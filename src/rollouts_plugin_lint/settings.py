@@ -76,6 +76,8 @@ class Settings:
     ignored: frozenset[str] = frozenset()  # --ignore, which wins over --select
     exit_zero: bool = False
     statistics: bool = False
+    stdin_filename: str | None = None  # the name of the file read from stdin (`-`)
+    force_exclude: bool = False  # `exclude` applies to named files too
 
     @property
     def versions(self) -> Versions:
@@ -201,8 +203,17 @@ def load_settings(
     deadline = _bounded(merged, "deadline", DEFAULT_DEADLINE, where)
     max_size = int(_bounded(merged, "max-size", 512 * MIB, where))
     cache_max_size = int(_bounded(merged, "cache-max-size", Settings.cache_max_size, where))
+    paths = tuple(merged.get("paths") or ())
+    stdin_filename = flags.get("stdin-filename")
+    if stdin_filename is not None:
+        if not stdin_filename.strip():
+            raise UsageError("--stdin-filename: give the name of the file read from stdin")
+        if not paths:
+            paths = ("-",)  # ruff's convention: a name for stdin means stdin is the input
+        elif "-" not in paths:
+            raise UsageError("--stdin-filename names the file read from stdin: add `-` as a path")
     return Settings(
-        paths=tuple(merged.get("paths") or (".",)),
+        paths=paths or (".",),
         format=output_format,
         output=merged.get("output"),
         sarif_file=merged.get("sarif-file"),
@@ -231,6 +242,8 @@ def load_settings(
         ignored=_rule_ids(flags.get("ignore"), "--ignore") or frozenset(),
         exit_zero=bool(flags.get("exit-zero")),
         statistics=bool(flags.get("statistics")),
+        stdin_filename=stdin_filename,
+        force_exclude=bool(flags.get("force-exclude")),
     )
 
 
