@@ -311,3 +311,81 @@ def test_force_exclude_applies_exclude_to_named_files_and_stdin(tmp_path: Path) 
     piped = ("--force-exclude", "--stdin-filename", "vendored/values.yaml")
     done = cli(*args, *piped, stdin=MIXED, cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["findings"] == []
+
+
+KIND_AND_PROD = (
+    "platform: linux/amd64\n"
+    "overrides:\n"
+    "  - paths: ['clusters/kind/*']\n"
+    "    platform: [linux/arm64]\n"
+    "    severity:\n"
+    "      missing-sha256: off\n"
+)
+
+
+def per_cluster(runner: Runner, location: str) -> None:
+    runner.write(".rollouts-plugin-lint.yaml", KIND_AND_PROD)
+    for cluster in ("kind", "prod"):
+        runner.write(
+            f"clusters/{cluster}/values.yaml",
+            f"controller:\n  trafficRouterPlugins:\n    - name: a/b\n      location: {location}\n",
+        )
+
+
+def by_file(report: dict) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for finding in report["findings"]:
+        found.setdefault(finding["path"], []).append(finding["rule"])
+    return {path: sorted(rules) for path, rules in found.items()}
+
+
+def test_overrides_give_paths_their_own_platform_and_severities(runner: Runner) -> None:
+    per_cluster(runner, LOC.replace("amd64", "arm64"))
+    code, report = runner.json("--ignore", "not-verified", ".")
+    assert code == 1
+    assert by_file(report) == {
+        "clusters/prod/values.yaml": ["missing-sha256", "platform-mismatch"],
+    }
+
+
+def test_the_download_checks_use_the_platform_of_the_entry(runner: Runner) -> None:
+    from tests.inspect_fixtures import Elf
+    from tests.servers import respond, serving
+
+    arm64 = Elf(machine=183).build()
+    with serving(lambda connection, _request: respond(connection, 200, arm64)) as server:
+        per_cluster(runner, server.url("/plugin"))
+        code, out, err = runner.run(
+            "--format", "json", "--allow-private-addresses", "--timeout", "5",
+            "--cache-dir", str(runner.root.parent / "cache"), ".",
+        )  # fmt: skip
+    assert code == 1, err
+    found = by_file(json.loads(out))
+    assert "wrong-arch" in found["clusters/prod/values.yaml"]
+    assert "wrong-arch" not in found["clusters/kind/values.yaml"]
+    assert "missing-sha256" not in found["clusters/kind/values.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            "overrides:\n  - paths: [x]\n    platform: mips/amd64\n",
+            "`overrides.0.platform`: invalid platform 'mips/amd64'",
+        ),
+        (
+            "overrides:\n  - paths: [x]\n    severity: {missing-sha: off}\n",
+            "`overrides.0`: unknown rule `missing-sha` in severity; did you mean `missing-sha256`?",
+        ),
+        (
+            "overrides:\n  - paths: [x]\n    strict: true\n",
+            "unknown config key `overrides.0.strict`; known keys: paths, platform, severity",
+        ),
+        ("overrides:\n  - platform: linux/arm64\n", "`overrides.0`: 'paths' is a required"),
+    ],
+)
+def test_bad_overrides_are_usage_errors(runner: Runner, config: str, message: str) -> None:
+    runner.write("values.yaml", UNPINNED)
+    runner.write(".rollouts-plugin-lint.yaml", config)
+    code, _, err = runner.run("--offline", ".")
+    assert code == 2 and message in err and err.count("\n") == 1, err

@@ -18,6 +18,7 @@ from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     Finding,
+    Platform,
     PluginEntry,
     ProgressCallback,
     Severity,
@@ -85,7 +86,8 @@ def run(
     not_checked = discovery.not_checked_warning()
     if not_checked:
         result.warnings.append(not_checked)
-    findings.extend(check_entries(result.entries, settings.platforms))
+    for platforms, entries in _by_platforms(result.entries, settings):
+        findings.extend(check_entries(entries, platforms))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
     # Offline without a cache it still runs: every location it cannot prove gets its note.
@@ -128,7 +130,8 @@ def _verify_downloads(
     for entry in entries:
         artifact = report.artifacts[entry.location or ""]
         facts = result.facts.get(entry.location or "")
-        verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
+        platforms = settings.platforms_for(entry.span.path)
+        verdicts.extend(check_artifact(entry, artifact, facts, platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
             verdicts.extend(_handshake(entry, artifact.path, settings.timeout))
     if not settings.offline:  # only a run with network adds to the cache
@@ -162,6 +165,19 @@ def _verify_downloads(
                 finding = replace(finding, hint=f"pin the file checked just now: {hint}")
         kept.append(finding)
     return kept + verdicts
+
+
+def _by_platforms(
+    entries: list[PluginEntry], settings: Settings
+) -> list[tuple[tuple[Platform, ...], list[PluginEntry]]]:
+    """The entries grouped by the platforms their file's controller runs on (`overrides:`).
+    A file's entries share them, so each ConfigMap or values document is checked whole."""
+    if not any(override.platforms for override in settings.overrides):
+        return [(settings.platforms, entries)]
+    groups: dict[tuple[Platform, ...], list[PluginEntry]] = {}
+    for entry in entries:
+        groups.setdefault(settings.platforms_for(entry.span.path), []).append(entry)
+    return list(groups.items())
 
 
 class _ChartVersions:

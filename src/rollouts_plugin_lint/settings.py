@@ -4,6 +4,7 @@ policy. Every cross-option check lives here and fails as a usage error (exit 2).
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import math
 import os
 import sys
@@ -46,6 +47,23 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True)
+class Override:
+    """Settings for the files some globs match (`overrides:` in the config): one repository
+    can hold a kind cluster on arm64 and production on amd64."""
+
+    paths: tuple[str, ...]  # globs, matched like `exclude` against the reported path
+    platforms: tuple[Platform, ...] | None = None
+    severities: Mapping[str, Severity | None] = field(default_factory=dict)
+
+    def matches(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return any(
+            fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(name, pattern)
+            for pattern in self.paths
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: tuple[str, ...] = (".",)
     format: str = "text"
@@ -77,6 +95,7 @@ class Settings:
     exit_zero: bool = False
     statistics: bool = False
     stdin_filename: str | None = None  # the name of the file read from stdin (`-`)
+    overrides: tuple[Override, ...] = ()  # in config order: a later match wins
     force_exclude: bool = False  # `exclude` applies to named files too
 
     @property
@@ -97,6 +116,9 @@ class Settings:
         severity: Severity | None = finding.severity
         if finding.rule in self.severities:
             severity = self.severities[finding.rule]
+        for override in self.overrides:
+            if finding.rule in override.severities and override.matches(finding.span.path):
+                severity = override.severities[finding.rule]
         if severity is None:
             return None
         network = RULES[finding.rule].network
@@ -107,6 +129,15 @@ class Settings:
         if self.strict and network and severity is Severity.WARNING:
             return Severity.ERROR
         return severity
+
+    def platforms_for(self, path: str) -> tuple[Platform, ...]:
+        """Where the controller that reads this file runs: the last override matching the
+        path that sets a platform, else `platform` (flag or config)."""
+        platforms = self.platforms
+        for override in self.overrides:
+            if override.platforms is not None and override.matches(path):
+                platforms = override.platforms
+        return platforms
 
     def fails(self, finding: Finding) -> bool:
         return finding.severity is Severity.ERROR or (
@@ -141,6 +172,19 @@ _CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"enum": ["error", "warning", "note", "off"]},
         },
         "optional-plugins": {"type": "array", "items": {"type": "string"}},
+        "overrides": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["paths"],
+                "properties": {
+                    "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "platform": {"$ref": "#/properties/platform"},
+                    "severity": {"$ref": "#/properties/severity"},
+                },
+            },
+        },
         "exclude": {"type": "array", "items": {"type": "string"}},
         "jobs": {"type": "integer", "minimum": 1, "maximum": BOUNDS["jobs"][1]},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": BOUNDS["timeout"][1]},
@@ -243,6 +287,10 @@ def load_settings(
         exit_zero=bool(flags.get("exit-zero")),
         statistics=bool(flags.get("statistics")),
         stdin_filename=stdin_filename,
+        overrides=tuple(
+            _override(raw, config_path, f"overrides.{index}")
+            for index, raw in enumerate(config.get("overrides", ()))
+        ),
         force_exclude=bool(flags.get("force-exclude")),
     )
 
@@ -339,14 +387,21 @@ def _read_config(path: Path) -> dict[str, Any]:
             raise UsageError(f"{path}: no `[tool.{PYPROJECT_TABLE}]` table")
     else:
         config = _read_yaml_config(path, _read_config_bytes(path))
-        if isinstance(config, dict) and isinstance(config.get("severity"), dict):
-            # YAML 1.1 reads a bare `off` as false; that is what the user meant.
-            config["severity"] = {
-                rule: "off" if level is False else level
-                for rule, level in config["severity"].items()
-            }
+        if isinstance(config, dict):
+            _read_off_as_off(config)
+            for override in config.get("overrides") or ():
+                if isinstance(override, dict):
+                    _read_off_as_off(override)
     _validate_config(path, config)
     return dict(config)
+
+
+def _read_off_as_off(table: dict[str, Any]) -> None:
+    """YAML 1.1 reads a bare `off` as false; that is what the user meant."""
+    if isinstance(table.get("severity"), dict):
+        table["severity"] = {
+            rule: "off" if level is False else level for rule, level in table["severity"].items()
+        }
 
 
 def _read_yaml_config(path: Path, data: bytes) -> Any:
@@ -376,8 +431,9 @@ def _validate_config(path: Path, config: Any) -> None:
     if error is None:
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = list(_CONFIG_SCHEMA["properties"])
+        known = list(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(known))[0]
+        within = "".join(f"{part}." for part in error.absolute_path)
         close = difflib.get_close_matches(unknown, known, n=1)
         flag_only = {
             "handshake",
@@ -387,15 +443,27 @@ def _validate_config(path: Path, config: Any) -> None:
             "cache-max-size",
             "sarif-file",
         }
-        if unknown in flag_only:
+        if unknown in flag_only and not within:
             detail = "it can only be given as a command-line flag"
         elif close:
             detail = f"did you mean `{close[0]}`?"
         else:
             detail = f"known keys: {', '.join(known)}"
-        raise UsageError(f"{path}: unknown config key `{unknown}`; {detail}")
+        raise UsageError(f"{path}: unknown config key `{within}{unknown}`; {detail}")
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     raise UsageError(f"{path}: `{where}`: {error.message}")
+
+
+def _override(raw: Mapping[str, Any], config_path: Path | None, key: str) -> Override:
+    platforms = raw.get("platform")
+    if isinstance(platforms, str):
+        platforms = [platforms]
+    try:
+        targets = None if platforms is None else tuple(map(_platform, dict.fromkeys(platforms)))
+    except UsageError as error:
+        raise UsageError(f"{config_path}: `{key}.platform`: {error}") from None
+    severities = _severities(raw.get("severity", {}), where=f"{config_path}: `{key}`")
+    return Override(tuple(raw["paths"]), targets, severities)
 
 
 def _severities(raw: Mapping[str, str], where: str) -> dict[str, Severity | None]:
