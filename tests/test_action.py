@@ -44,6 +44,7 @@ def test_a_composite_action_with_the_documented_inputs_and_outputs() -> None:
         "strict",
         "offline",
         "handshake",
+        "require-plugins",
         "sarif-file",
         "args",
         "github-token",
@@ -52,6 +53,7 @@ def test_a_composite_action_with_the_documented_inputs_and_outputs() -> None:
     assert {name: spec["value"] for name, spec in ACTION["outputs"].items()} == {
         "errors": "${{ steps.lint.outputs.errors }}",
         "warnings": "${{ steps.lint.outputs.warnings }}",
+        "notes": "${{ steps.lint.outputs.notes }}",
         "sarif-file": "${{ steps.lint.outputs.sarif-file }}",
     }
 
@@ -215,3 +217,85 @@ def test_the_cache_key_changes_only_when_something_was_downloaded(tmp_path: Path
     (cache / "urls").mkdir()
     (cache / "urls" / ("cd" * 32 + ".json")).write_text("{}")
     assert key() != first
+
+
+# --- pins, the README's workflow, and what the outputs promise ---------------------------
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def uses_lines(text: str) -> list[str]:
+    return [
+        line.split("uses:", 1)[1].strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*(- )?uses:", line)
+    ]
+
+
+def test_every_uses_is_pinned_by_commit_sha_with_its_version() -> None:
+    found = uses_lines((ROOT / "action.yml").read_text("utf-8"))
+    assert len(found) == 3
+    assert [line for line in found if not PINNED.match(line)] == []
+
+
+def readme_workflow() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    start = readme.index("```yaml\n# .github/workflows/rollouts-plugin-lint.yml")
+    return readme[start + len("```yaml\n") : readme.index("```", start + 3)]
+
+
+def test_the_readme_workflow_is_least_privilege_and_pinned() -> None:
+    text = readme_workflow()
+    workflow = YAML(typ="safe").load(text)
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "security-events": "write"}
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    ours = "rollouts-plugin-lint/rollouts-plugin-lint@"
+    others = [line for line in uses_lines(text) if not line.startswith(ours)]
+    assert len(others) == 2 and [line for line in others if not PINNED.match(line)] == []
+    lint = next(s for s in job["steps"] if s.get("uses", "").startswith(ours))
+    assert set(lint["with"]) <= set(ACTION["inputs"])
+
+
+def test_readme_snippets_refer_to_a_ref_that_exists() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    refs = re.findall(r"rollouts-plugin-lint/rollouts-plugin-lint@([^\s#]+)", readme)
+    refs += re.findall(r"^\s*rev: ([^\s#]+)", readme, flags=re.MULTILINE)
+    assert len(refs) == 2
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no refs to look up")
+    for ref in refs:
+        found = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            cwd=ROOT,
+            capture_output=True,
+        )
+        assert found.returncode == 0, f"README refers to {ref}, which this repository lacks"
+
+
+def test_the_lint_step_sets_every_output_the_action_declares(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "values.yaml").write_text(VALUES)
+    env = lint_env(tmp_path, offline="true", sarif_file="lint.sarif")
+    _, outputs = run_script("lint", env, workspace, tmp_path)
+    declared = {
+        EXPRESSION.fullmatch(spec["value"]).group(1).rsplit(".", 1)[1]  # type: ignore[union-attr]
+        for spec in ACTION["outputs"].values()
+    }
+    assert declared <= set(outputs), outputs
+    assert int(outputs["notes"]) >= 1  # offline: the location is not verified
+
+
+def test_require_plugins_fails_a_run_that_finds_no_plugin_entry(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "values.yaml").write_text("replicaCount: 2\n")
+    process, _ = run_script("lint", lint_env(tmp_path, offline="true"), workspace, tmp_path)
+    assert process.returncode == 0, process.stderr
+    env = lint_env(tmp_path, offline="true", require_plugins="true")
+    process, _ = run_script("lint", env, workspace, tmp_path)
+    assert process.returncode == 1
+    assert "no plugin entry found in . (1 YAML or JSON file looked at)" in process.stderr

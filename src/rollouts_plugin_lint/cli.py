@@ -38,6 +38,13 @@ Every rule and its fix: --list-rules, --explain RULE.
 """
 
 
+# pre-commit appends the file names of a pull request to the hook's `args`: without a
+# `--` between them, a file named `-root.yaml` is an unknown option, and one named
+# `--output=values.yaml` an option that is obeyed. The hooks pass this flag, which makes a
+# missing `--` a usage error.
+PRE_COMMIT_FLAG = "--pre-commit-hook"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 itself; keep its wording short
         self.print_usage(sys.stderr)
@@ -164,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 even when findings fail the run (usage errors still exit 2)",
     )
     add(
+        "--require-plugins",
+        action="store_true",
+        default=None,
+        help="fail the run (exit 1) when the paths hold no plugin entry at all, e.g. when "
+        "a path or an exclude pattern is wrong",
+    )
+    add(
         "--statistics",
         action="store_true",
         default=None,
@@ -189,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("-q", "--quiet", action="count", default=0, help="less output (no notes in text)")
     add("-v", "--verbose", action="count", default=0, help="more output")
     add("--version", action="version", version=f"%(prog)s {__version__}")
+    # The pre-commit hooks' entry: their file names come after `--` (see PRE_COMMIT_FLAG).
+    add(PRE_COMMIT_FLAG, action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -209,7 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _guarded_main(argv: Sequence[str] | None, in_actions: bool) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    options = words[: words.index("--")] if "--" in words else words
+    if PRE_COMMIT_FLAG in options and "--" not in words:
+        print(
+            "rollouts-plugin-lint: error: the hook's `args` must end with `--`, so that no "
+            "file name is read as an option (e.g. args: [--platform, linux/arm64, --])",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    args = build_parser().parse_args(words)
     if args.list_rules or args.explain is not None:
         from rollouts_plugin_lint.explain import explain_rule, list_rules
 
@@ -264,7 +289,7 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     flags = {
         key.replace("_", "-"): value
         for key, value in vars(args).items()
-        if key not in ("quiet", "verbose", "list_rules", "explain")
+        if key not in ("quiet", "verbose", "list_rules", "explain", "pre_commit_hook")
     }
     flags["verbosity"] = args.verbose - args.quiet
     try:
@@ -288,6 +313,15 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
         if path is not None and not _write_file(path, writer, result, settings, in_actions):
             return EXIT_USAGE
     failed = any(settings.fails(f) for f in result.findings)
+    if settings.require_plugins and not result.entries:
+        paths = " ".join(settings.paths)
+        files = f"{result.files} YAML or JSON file{'s' if result.files != 1 else ''}"
+        print(
+            f"rollouts-plugin-lint: error: no plugin entry found in {printable(paths, None)} "
+            f"({files} looked at), and --require-plugins asks for one",
+            file=sys.stderr,
+        )
+        failed = True
     return EXIT_FINDINGS if failed and not settings.exit_zero else EXIT_OK
 
 

@@ -97,6 +97,7 @@ class Settings:
     stdin_filename: str | None = None  # the name of the file read from stdin (`-`)
     overrides: tuple[Override, ...] = ()  # in config order: a later match wins
     force_exclude: bool = False  # `exclude` applies to named files too
+    require_plugins: bool = False  # a run that finds no plugin entry fails
 
     @property
     def versions(self) -> Versions:
@@ -292,6 +293,7 @@ def load_settings(
             for index, raw in enumerate(config.get("overrides", ()))
         ),
         force_exclude=bool(flags.get("force-exclude")),
+        require_plugins=bool(flags.get("require-plugins")),
     )
 
 
