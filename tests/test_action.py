@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -299,3 +300,35 @@ def test_require_plugins_fails_a_run_that_finds_no_plugin_entry(tmp_path: Path) 
     process, _ = run_script("lint", env, workspace, tmp_path)
     assert process.returncode == 1
     assert "no plugin entry found in . (1 YAML or JSON file looked at)" in process.stderr
+
+
+ZIZMOR = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+# No release of this action is tagged yet, so the README can only name a branch of it; every
+# other action, in the README and in action.yml, must be pinned by commit SHA.
+ZIZMOR_CONFIG = """\
+rules:
+  unpinned-uses:
+    config:
+      policies:
+        "rollouts-plugin-lint/rollouts-plugin-lint": ref-pin
+"""
+
+
+@pytest.mark.skipif(ZIZMOR is None, reason="zizmor (pip install -e '.[test]') is needed")
+def test_zizmor_finds_nothing_in_the_action_or_the_readme_workflow(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "rollouts-plugin-lint.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(readme_workflow())
+    config = tmp_path / "zizmor.yml"
+    config.write_text(ZIZMOR_CONFIG)
+    done = subprocess.run(
+        [ZIZMOR or "zizmor", "--offline", "--no-progress", "--format", "json",
+         "--config", str(config), str(ROOT / "action.yml"), str(workflow)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")},
+        timeout=300,
+    )  # fmt: skip
+    findings = json.loads(done.stdout or "null")
+    assert findings == [], done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
