@@ -102,6 +102,13 @@ def test_an_unknown_rule_id_is_a_usage_error(runner: Runner, option: str) -> Non
         f"rollouts-plugin-lint: error: {option}: unknown rule `missing-sha`; "
         "did you mean `missing-sha256`?\n"
     )
+    # An empty list would silently report nothing at all.
+    code, out, err = runner.run("--offline", option, " , ", ".")
+    assert code == 2 and out == ""
+    assert err == (
+        f"rollouts-plugin-lint: error: {option}: give one or more rule ids, "
+        f"e.g. {option} missing-sha256\n"
+    )
 
 
 def test_exit_zero_reports_but_does_not_fail(runner: Runner) -> None:

@@ -302,6 +302,8 @@ def _rule_ids(values: list[str] | None, option: str) -> frozenset[str] | None:
     if values is None:
         return None
     ids = {rule.strip() for value in values for rule in value.split(",") if rule.strip()}
+    if not ids:
+        raise UsageError(f"{option}: give one or more rule ids, e.g. {option} missing-sha256")
     for rule in sorted(ids):
         if rule not in RULES:
             close = difflib.get_close_matches(rule, list(RULES), n=1)
