@@ -205,6 +205,29 @@ def test_config_errors_name_the_file_and_key(runner: Runner, pyproject: str, mes
     assert message in err and err.count("\n") == 1, err
 
 
+def test_a_found_config_is_bounded_and_never_a_symbolic_link(
+    runner: Runner, tmp_path: Path
+) -> None:
+    runner.write("values.yaml", UNPINNED)
+    outside = tmp_path / "runner-secret.yaml"
+    outside.write_text("jobs: hunter2\n")
+    (runner.root / ".rollouts-plugin-lint.yaml").symlink_to(outside)
+    code, _, err = runner.run("--offline", ".")
+    assert code == 2 and "hunter2" not in err
+    assert err.endswith(
+        ".rollouts-plugin-lint.yaml: config file is a symbolic link: not followed; name its "
+        "target with --config\n"
+    )
+    # Named on the command line, it is the user's choice.
+    code, _, err = runner.run("--offline", "--config", ".rollouts-plugin-lint.yaml", ".")
+    assert code == 2 and "`jobs`: 'hunter2' is not of type 'integer'" in err
+    (runner.root / ".rollouts-plugin-lint.yaml").unlink()
+    runner.write("pyproject.toml", "[tool.rollouts-plugin-lint]\n" + "#" * (1024 * 1024) + "\n")
+    code, _, err = runner.run("--offline", ".")
+    assert code == 2
+    assert err.endswith("pyproject.toml: cannot read config file: larger than 1048576 bytes\n")
+
+
 def test_flag_errors_still_name_the_flag(runner: Runner) -> None:
     runner.write("values.yaml", UNPINNED)
     code, _, err = runner.run("--offline", "--controller-version", "latest", ".")

@@ -4,6 +4,7 @@ policy. Every cross-option check lives here and fails as a usage error (exit 2).
 from __future__ import annotations
 
 import difflib
+import errno
 import fnmatch
 import math
 import os
@@ -207,7 +208,7 @@ def load_settings(
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
     config_path = _find_config(flags.get("config"), cwd)
-    config = _read_config(config_path) if config_path else {}
+    config = _read_config(config_path, bool(flags.get("config"))) if config_path else {}
     given = {k: v for k, v in flags.items() if v is not None}
     merged = {**config, **given}
 
@@ -353,22 +354,31 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
     return None
 
 
-def _read_config_bytes(path: Path) -> bytes:
+def _read_config_bytes(path: Path, explicit: bool) -> bytes:
+    """A found config file comes with the pull request: a regular file of bounded size, no
+    FIFO, and no symbolic link, which could make our error messages quote a file of the
+    runner's. One named with --config is the user's choice and is followed."""
     from rollouts_plugin_lint.discover import read_regular_file
 
     try:
-        # The file comes with the pull request: a regular file of bounded size, no FIFO.
-        return read_regular_file(str(path), MAX_CONFIG_BYTES)
+        return read_regular_file(
+            os.path.realpath(path) if explicit else str(path), MAX_CONFIG_BYTES
+        )
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UsageError(
+                f"{path}: config file is a symbolic link: not followed; name its target "
+                "with --config"
+            ) from None
         reason = error.strerror or str(error)
         raise UsageError(f"{path}: cannot read config file: {reason}") from None
 
 
-def _pyproject_section(path: Path) -> Any:
+def _pyproject_section(path: Path, explicit: bool = False) -> Any:
     """`[tool.rollouts-plugin-lint]` of a pyproject.toml, parsed as TOML (so a file with
     only `[tool.rollouts-plugin-lint.severity]` has it too); None when it has none."""
     try:
-        document = tomllib.loads(_read_config_bytes(path).decode("utf-8"))
+        document = tomllib.loads(_read_config_bytes(path, explicit).decode("utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError:
@@ -384,13 +394,13 @@ def _pyproject_section(path: Path) -> Any:
     return tool.get(PYPROJECT_TABLE)
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config(path: Path, explicit: bool) -> dict[str, Any]:
     if path.suffix == ".toml":
-        config = _pyproject_section(path)
+        config = _pyproject_section(path, explicit)
         if config is None:
             raise UsageError(f"{path}: no `[tool.{PYPROJECT_TABLE}]` table")
     else:
-        config = _read_yaml_config(path, _read_config_bytes(path))
+        config = _read_yaml_config(path, _read_config_bytes(path, explicit))
         if isinstance(config, dict):
             _read_off_as_off(config)
             for override in config.get("overrides") or ():
