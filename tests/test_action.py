@@ -220,6 +220,47 @@ def test_the_cache_key_changes_only_when_something_was_downloaded(tmp_path: Path
     assert key() != first
 
 
+def test_inputs_left_at_their_default_pass_no_option_the_config_could_set() -> None:
+    # A default that became a flag would override the repository's config file (flags win).
+    defaults = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
+    for name in ("platform", "strict", "offline", "handshake", "sarif-file", "args"):
+        assert defaults[name] == "", name
+
+
+ARM64_CONFIG = "platform: linux/arm64\n"
+
+
+@pytest.mark.parametrize(
+    ("platform", "mismatch"),
+    [(None, True), ("linux/amd64", False), ("linux/arm64, linux/amd64", False)],
+)
+def test_the_config_files_platform_stands_unless_the_input_is_set(
+    tmp_path: Path, platform: str | None, mismatch: bool
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / ".rollouts-plugin-lint.yaml").write_text(ARM64_CONFIG)
+    (workspace / "values.yaml").write_text(VALUES.replace("gatewayAPI", "argoproj-labs/gw"))
+    given = {} if platform is None else {"platform": platform}  # None: left at its default
+    env = lint_env(tmp_path, offline="true", **given)
+    process, _ = run_script("lint", env, workspace, tmp_path)
+    assert process.returncode == (1 if mismatch else 0), process.stdout + process.stderr
+    assert ("[platform-mismatch]" in process.stdout) is mismatch
+    if mismatch:
+        assert "the controller runs on linux/arm64" in process.stdout
+
+
+def test_the_config_files_strict_stands_when_the_input_is_left_empty(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / ".rollouts-plugin-lint.yaml").write_text("strict: true\n")
+    unpinned = "\n".join(VALUES.replace("gatewayAPI", "argoproj-labs/gw").splitlines()[:-1])
+    (workspace / "values.yaml").write_text(unpinned + "\n")  # missing-sha256: a warning
+    process, _ = run_script("lint", lint_env(tmp_path, offline="true"), workspace, tmp_path)
+    assert "[missing-sha256]" in process.stdout
+    assert process.returncode == 1, process.stdout + process.stderr
+
+
 # --- pins, the README's workflow, and what the outputs promise ---------------------------
 
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")

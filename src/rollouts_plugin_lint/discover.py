@@ -70,6 +70,16 @@ class FileTooLarge(OSError):
     """A file above the read bound: reported, never read."""
 
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
+
+
+def might_give_versions(path: str, data: bytes) -> bool:
+    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
+    applies to plugin lists in other files, so it is read without a plugin key."""
+    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
+
+
 @dataclass(frozen=True)
 class Candidate:
     path: str
@@ -227,7 +237,9 @@ class Discovery:
         except OSError as error:
             self._skip(display, f"cannot read file: {error.strerror or error}")
             return None
-        return Candidate(source, display, data) if might_hold_plugins(data) else None
+        if might_hold_plugins(data) or might_give_versions(source, data):
+            return Candidate(source, display, data)
+        return None
 
     def _skip(self, display: str, message: str, severity: Severity = Severity.WARNING) -> None:
         self.skipped.append(Finding("skipped-file", severity, Span.point(display, 1), message))

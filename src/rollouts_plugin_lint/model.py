@@ -152,6 +152,9 @@ class Finding:
     hint: str | None = None
     plugin: str | None = None
     kind: PluginKind | None = None
+    # The entry field the finding is about: the field at its node, the field a missing-field
+    # finding misses, the field a misspelled key stands for. Read by checks/causes.py.
+    field: str | None = None
 
     @property
     def sort_key(self) -> tuple[Any, ...]:

@@ -472,12 +472,31 @@ class Walker:
         spans: dict[tuple[str | int, ...], Span] = {(): locator.head_span(item)}
         key_spans: dict[tuple[str | int, ...], Span] = {}
         budget = [MAX_NODES_PER_ENTRY]
-        chosen, shadowed = _go_fields(_pairs(item), FIELDS)
+        try:
+            pairs = _pairs(item)
+        except TooLarge:
+            # Read the keys written here and leave the merges out, said at the first one.
+            merge = next(key for key, _ in item.value if is_merge_key(key))
+            self._finding(
+                "schema",
+                locator.span(merge),
+                f"`<<` expands to more than {MAX_NODES_PER_ENTRY:,} nodes (aliases?); the "
+                "merges are not read, and the controller refuses such a document",
+                kind=place.kind,
+            )
+            pairs = _in_json_order(
+                {
+                    key_text(key) or "<complex key>": (key, value)
+                    for key, value in item.value
+                    if not is_merge_key(key)
+                }
+            )
+        chosen, shadowed = _go_fields(pairs, FIELDS)
         shadowed += _repeated_keys(item)
         name_node = chosen["name"][2] if "name" in chosen else None
         plugin = scalar_value(name_node) if isinstance(name_node, ScalarNode) else None
         plugin = plugin if isinstance(plugin, str) else None
-        for written, key, _ in _pairs(item):
+        for written, key, _ in pairs:
             field_name = _CANONICAL.get(_go_fold(written), written)
             if field_name != written and field_name in FIELDS:
                 self._finding(
@@ -577,8 +596,12 @@ def _pairs(mapping: MappingNode) -> list[tuple[str, Node, Node]]:
     of a sequence of merges the earlier sources win. sigs.k8s.io/yaml then writes the map as
     a JSON object, whose keys json.Marshal sorts bytewise."""
     result: dict[str, tuple[Node, Node]] = {}
-    _apply(mapping, result, {id(mapping)})
-    ordered = sorted(result.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
+    _apply(mapping, result, {id(mapping)}, [MAX_NODES_PER_ENTRY])
+    return _in_json_order(result)
+
+
+def _in_json_order(keys: dict[str, tuple[Node, Node]]) -> list[tuple[str, Node, Node]]:
+    ordered = sorted(keys.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
     return [(written, key, value) for written, (key, value) in ordered]
 
 
@@ -597,13 +620,24 @@ def _repeated_keys(mapping: MappingNode) -> list[tuple[str, tuple[Node, Node]]]:
     return repeated
 
 
-def _apply(mapping: MappingNode, into: dict[str, tuple[Node, Node]], active: set[int]) -> None:
+def _apply(
+    mapping: MappingNode,
+    into: dict[str, tuple[Node, Node]],
+    active: set[int],
+    budget: list[int],
+) -> None:
+    """Merges nest, and aliases let nine copies of a mapping merge nine of the one before,
+    thirty deep: `budget` counts the keys visited and raises TooLarge, as yaml.v2 refuses
+    such a document ("excessive aliasing")."""
+    budget[0] -= len(mapping.value)
+    if budget[0] < 0:
+        raise TooLarge
     for key, value in mapping.value:
         if is_merge_key(key):
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in reversed(sources):
                 if isinstance(source, MappingNode) and id(source) not in active:
-                    _apply(source, into, active | {id(source)})
+                    _apply(source, into, active | {id(source)}, budget)
         else:
             into[key_text(key) or "<complex key>"] = (key, value)
 
