@@ -419,3 +419,17 @@ def test_bad_overrides_are_usage_errors(runner: Runner, config: str, message: st
     runner.write(".rollouts-plugin-lint.yaml", config)
     code, _, err = runner.run("--offline", ".")
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_the_license_file_is_the_license_pyproject_names() -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["license"] == "Apache-2.0"
+    text = " ".join((root / "LICENSE").read_text("utf-8").split())
+    assert text.startswith("Apache License Version 2.0, January 2004")
+    assert "END OF TERMS AND CONDITIONS" in text
