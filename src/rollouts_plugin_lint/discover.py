@@ -18,12 +18,14 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rollouts_plugin_lint.model import Finding, Severity, Span
 
+STDIN = "-"  # a path that means: read one file from stdin
 # Discovery owns the read bound: a bigger file is never read, only reported.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 # Files of other kinds are only counted, never checked: a smaller bound keeps that cheap.
@@ -147,6 +149,9 @@ class Discovery:
     paths: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     cwd: str = field(default_factory=os.getcwd)
+    # Named files and stdin honour `exclude` too (pre-commit names every file).
+    force_exclude: bool = False
+    stdin_name: str = "-"  # the path findings in the file read from stdin (`-`) carry
     scanned: int = 0
     skipped: list[Finding] = field(default_factory=list)
     not_checked: Counter[str] = field(default_factory=Counter)
@@ -157,6 +162,11 @@ class Discovery:
         seen: set[str] = set()
         repositories: dict[str, Repository | None] = {}
         for raw in self.paths:
+            if raw == STDIN:
+                if STDIN not in seen:
+                    seen.add(STDIN)
+                    yield from self._read_stdin()
+                continue
             given = os.path.normpath(os.path.join(cwd, raw))
             lexical = _on_real_cwd(given, cwd, real_cwd)
             if os.path.isdir(lexical):
@@ -179,6 +189,8 @@ class Discovery:
                 # Named explicitly (pre-commit does this): checked whatever the folder, but
                 # only if it is YAML or JSON and stays inside the repository.
                 display = display_path(given, cwd, raw)
+                if self.force_exclude and self.exclude and self._excluded(display):
+                    continue
                 if not raw.lower().endswith(YAML_SUFFIXES):
                     self._skip(display, _not_yaml_message(raw), Severity.NOTE)
                     continue
@@ -203,6 +215,19 @@ class Discovery:
             f"{total} {files} not YAML or JSON but mention a plugin key ({kinds}): "
             f"not checked; {_NOT_READ}"
         )
+
+    def _read_stdin(self) -> Iterator[Candidate]:
+        """The one file read from stdin, under the same bound as any other; `stdin_name`
+        names it in findings and for `exclude`, and finds the Chart.yaml beside it."""
+        if self.force_exclude and self.exclude and self._excluded(self.stdin_name):
+            return
+        self.scanned += 1
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            self._skip(self.stdin_name, f"stdin is larger than {MAX_FILE_BYTES // (1024 * 1024)} "
+                                        "MiB; not read")  # fmt: skip
+        elif might_hold_plugins(data):
+            yield Candidate(self.stdin_name, self.stdin_name, data)
 
     def _look_at(
         self, source: str, absolute: str, found: str, cwd: str, root: _Root

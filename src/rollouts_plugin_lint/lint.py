@@ -25,6 +25,7 @@ from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     Finding,
+    Platform,
     PluginEntry,
     ProgressCallback,
     Severity,
@@ -68,7 +69,13 @@ def run(
     progress: ProgressCallback | None = None,
 ) -> LintResult:
     result = LintResult()
-    discovery = Discovery(settings.paths, settings.exclude, str(cwd or Path.cwd()))
+    discovery = Discovery(
+        settings.paths,
+        settings.exclude,
+        str(cwd or Path.cwd()),
+        force_exclude=settings.force_exclude,
+        stdin_name=settings.stdin_filename or "-",
+    )
     texts: dict[str, bytes] = {}
     findings: list[Finding] = []
     charts = _ChartVersions()
@@ -93,7 +100,8 @@ def run(
     not_checked = discovery.not_checked_warning()
     if not_checked:
         result.warnings.append(not_checked)
-    findings.extend(check_entries(result.entries, settings.platforms))
+    for platforms, entries in _by_platforms(result.entries, settings):
+        findings.extend(check_entries(entries, platforms))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
     # Offline without a cache it still runs: every location it cannot prove gets its note.
@@ -101,7 +109,7 @@ def run(
         with tempfile.TemporaryDirectory(prefix="rollouts-plugin-lint-") as scratch:
             findings = _verify_downloads(result, findings, settings, Path(scratch), environ,
                                          progress)  # fmt: skip
-    result.findings = _finalize(findings, result.entries, settings)
+    result.findings = _finalize(findings, result.entries, settings, texts)
     pointed_at = {finding.span.path for finding in result.findings}
     result.sources = {
         path: data.decode("utf-8", "replace") for path, data in texts.items() if path in pointed_at
@@ -136,7 +144,8 @@ def _verify_downloads(
     for entry in entries:
         artifact = report.artifacts[entry.location or ""]
         facts = result.facts.get(entry.location or "")
-        verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
+        platforms = settings.platforms_for(entry.span.path)
+        verdicts.extend(check_artifact(entry, artifact, facts, platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
             verdicts.extend(_handshake(entry, artifact.path, settings.timeout, result))
     if not settings.offline:  # only a run with network adds to the cache
@@ -161,6 +170,19 @@ def _verify_downloads(
                 finding = replace(finding, hint=f"pin the file checked just now: {hint}")
         kept.append(finding)
     return kept + verdicts
+
+
+def _by_platforms(
+    entries: list[PluginEntry], settings: Settings
+) -> list[tuple[tuple[Platform, ...], list[PluginEntry]]]:
+    """The entries grouped by the platforms their file's controller runs on (`overrides:`).
+    A file's entries share them, so each ConfigMap or values document is checked whole."""
+    if not any(override.platforms for override in settings.overrides):
+        return [(settings.platforms, entries)]
+    groups: dict[tuple[Platform, ...], list[PluginEntry]] = {}
+    for entry in entries:
+        groups.setdefault(settings.platforms_for(entry.span.path), []).append(entry)
+    return list(groups.items())
 
 
 def _version_context(
@@ -247,14 +269,19 @@ def _pinned(sha256: str | None) -> str | None:
 
 
 def _finalize(
-    findings: list[Finding], entries: list[PluginEntry], settings: Settings
+    findings: list[Finding],
+    entries: list[PluginEntry],
+    settings: Settings,
+    texts: Mapping[str, bytes],
 ) -> list[Finding]:
-    """Keep one finding per root cause, apply the policy, drop exact repeats, sort by file
-    and position. A finding the policy turns off causes nothing: what it would make
-    redundant stays."""
+    """Apply the inline suppressions, keep one finding per root cause, apply the policy,
+    drop exact repeats, sort by file and position. A finding suppressed or turned off by
+    the policy causes nothing: what it would make redundant stays."""
     from rollouts_plugin_lint.checks.causes import root_causes
+    from rollouts_plugin_lint.suppressions import apply_suppressions
 
-    shown = [finding for finding in findings if settings.apply_policy(finding) is not None]
+    unsuppressed = apply_suppressions(findings, texts)
+    shown = [finding for finding in unsuppressed if settings.apply_policy(finding) is not None]
     kept: dict[tuple[str, Span, str], Finding] = {}
     for finding in root_causes(shown, entries):
         decided = settings.apply_policy(finding)
