@@ -370,12 +370,13 @@ def test_file_locations_against_the_controller_mounts(
             "2.37.2",
             [("file-location-unmounted", 28, 21), ("file-location", 28, 21)],
         ),
-        # The nested form on chart 2.38.1.
+        # The nested form on chart 2.38.1, and the asset name of before v0.4.0 on v0.4.0.
         (
             "Itamar-Ratson__devsecops__helm__argo-rollouts__values@67c948f.yaml",
             "2.38.1",
             [
                 ("plugin-list-shape", 21, 5),
+                ("release-asset", 24, 21),
                 ("missing-sha256", 24, 21),
                 ("not-verified", 24, 21),  # offline, no cache
                 ("version-gate", 24, 21),

@@ -31,8 +31,10 @@ from rollouts_plugin_lint.versions import Versions
 _NOT_FETCHED = {"location-format", "not-a-download-url", "credentials-in-url", "placeholder"}
 # Download verdicts a placeholder in `sha256` makes meaningless.
 _CAUSED_BY_PLACEHOLDER = {"checksum-mismatch"}
-# Guesses from the URL that a download verdict replaces.
-_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive"}
+# Guesses from the URL that a download verdict replaces; the catalog's release facts are
+# among them: what GitHub serves, or its release listing says, is the truth.
+_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive", "release-tag", "release-asset"}
+_SETTLED_BY_LISTING = {"release-tag", "release-asset"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -143,10 +145,13 @@ def _verify_downloads(
     refused = {finding.span for finding in verdicts if finding.rule == "download-failed"}
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
+    listed = {span for span, url in location_at.items() if report.artifacts[url].release}
     kept = []
     for finding in findings:
         if finding.rule in _SUPERSEDED_BY_DOWNLOAD and finding.span in judged:
             continue
+        if finding.rule in _SETTLED_BY_LISTING and finding.span in listed:
+            continue  # download-failed gives the listing's answer
         if finding.rule == "version-gate" and finding.span in refused:
             continue  # "no status check" on a location whose download-failed says so
         if finding.rule == "missing-sha256" and finding.span in location_at:

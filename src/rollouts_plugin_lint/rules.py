@@ -263,6 +263,38 @@ _RULES = [
         "The controller cannot see the file; copy it to a mounted path.",
     ),
     Rule(
+        "release-tag",
+        E,
+        "The release tag is not in the plugin's tag format",
+        "From the catalog of known plugins: `download/0.4.0/` where the repository's tags "
+        "are `vX.Y.Z` is a 404. Online, the GitHub release listing has the last word.",
+    ),
+    Rule(
+        "release-asset",
+        E,
+        "The release of that version publishes no asset of that name",
+        "From the catalog of known plugins: the gatewayapi assets are "
+        "`gateway-api-plugin-<os>-<arch>` up to v0.3.0 and `gatewayapi-plugin-<os>-<arch>` "
+        "from v0.4.0. Online, the GitHub release listing has the last word.",
+    ),
+    Rule(
+        "plugin-config-name",
+        E,
+        "The configured name differs from the key the plugin reads its configuration under",
+        "A plugin reads its configuration from the Rollout or AnalysisTemplate under its own "
+        "fixed key (`hashicorp/consul`, not `argoproj-labs/consul`), while the controller "
+        "reaches it only by the configured name: under any other name it gets no "
+        "configuration and fails at the first rollout.",
+    ),
+    Rule(
+        "wrong-plugin-list",
+        E,
+        "A known plugin is listed under another kind's list",
+        "The controller starts a plugin with its list's handshake cookie; a metric plugin "
+        "under `trafficRouterPlugins` refuses it at the first rollout. A warning when only "
+        "the repository name (`rollouts-plugin-<kind>-<tool>`) says so.",
+    ),
+    Rule(
         "skipped-file",
         N,
         "A file that could not be checked",

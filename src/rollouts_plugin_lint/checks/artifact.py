@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from rollouts_plugin_lint.checks.catalog import listing_disagreement
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.model import (
@@ -62,7 +63,7 @@ def check_artifact(
         )
         return
     if not artifact.downloaded:
-        yield _download_failed(entry, artifact, facts)
+        yield _download_failed(entry, artifact, facts, platforms)
         return
     if facts is None:
         return
@@ -79,7 +80,12 @@ def check_artifact(
     yield from _plugin_identity(entry, facts)
 
 
-def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts | None) -> Finding:
+def _download_failed(
+    entry: PluginEntry,
+    artifact: Artifact,
+    facts: BinaryFacts | None,
+    platforms: Sequence[Platform],
+) -> Finding:
     status = artifact.status or 0
     try:
         reason = HTTPStatus(status).phrase
@@ -95,6 +101,9 @@ def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts 
     if artifact.release is not None:
         explanation, hint = _release_hint(artifact.release, artifact.url)
         message += f". {explanation}"
+        disagreement = listing_disagreement(entry, artifact.release, platforms)
+        if disagreement:
+            hint = f"{hint} ({disagreement})" if hint else disagreement
     return entry_finding(entry, "download-failed", message, hint)
 
 

@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import replace
 
+from rollouts_plugin_lint.checks.catalog import check_catalog
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
     CONTROLLER_HOME,
@@ -49,6 +50,7 @@ def check_entries(
 ) -> Iterator[Finding]:
     for entry in entries:
         yield from _check_one(entry, platforms)
+        yield from check_catalog(entry, platforms)
     yield from check_duplicate_names(entries)
     yield from _unknown_chart_versions(entries)
 
