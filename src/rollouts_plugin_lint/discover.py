@@ -53,10 +53,12 @@ SKIPPED_DIRS = frozenset(
 
 # Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
 # ConfigMap's own name. Then the precise pattern: the three keys, their near misses
-# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
+# (canaryStepPlugins, metricPlugins, trafficRouterPlugin), the ConfigMap name, and the
+# resources that use plugins by name (a Rollout's `plugins:`, a metric's `plugin:`).
 _QUICK = (b"lugin", b"argo-rollouts-config")
 _PRECISE = re.compile(
     rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
+    rb"|kind[\"']?[ \t]*:[ \t]*[\"']?(?:Rollout|(?:Cluster)?AnalysisTemplate|AnalysisRun)\b"
 )
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
+from rollouts_plugin_lint.checks.references import check_references
 from rollouts_plugin_lint.discover import Discovery, read_regular_file
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     Finding,
     PluginEntry,
+    PluginReference,
     ProgressCallback,
     Severity,
     Span,
@@ -63,6 +65,7 @@ def run(
     discovery = Discovery(settings.paths, settings.exclude, str(cwd or Path.cwd()))
     texts: dict[str, bytes] = {}
     findings: list[Finding] = []
+    references: list[PluginReference] = []
     charts = _ChartVersions()
     forced = settings.versions
     for candidate in discovery:
@@ -75,13 +78,15 @@ def run(
         extraction = extract_file(candidate.display_path, candidate.data, beside, forced)
         result.entries.extend(extraction.entries)
         findings.extend(extraction.findings)
-        if extraction.entries or extraction.findings:
+        references.extend(extraction.references)
+        if extraction.entries or extraction.findings or extraction.references:
             texts[candidate.display_path] = candidate.data
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
     if not_checked:
         result.warnings.append(not_checked)
     findings.extend(check_entries(result.entries, settings.platforms))
+    findings.extend(check_references(result.entries, references))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
     # Offline without a cache it still runs: every location it cannot prove gets its note.

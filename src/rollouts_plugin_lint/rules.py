@@ -295,6 +295,28 @@ _RULES = [
         "the repository name (`rollouts-plugin-<kind>-<tool>`) says so.",
     ),
     Rule(
+        "unknown-plugin-reference",
+        E,
+        "A Rollout or analysis resource uses a plugin name nothing configures",
+        "The controller finds a plugin by the name a Rollout (`trafficRouting.plugins.<name>`, "
+        "a step's `plugin.name`) or a metric (`provider.plugin.<name>`) uses, and fails with "
+        "`plugin <name> not configured in configmap`. A note when the checked files "
+        "configure no plugins of that kind: the configuration may live elsewhere.",
+    ),
+    Rule(
+        "plugin-reference-kind",
+        E,
+        "A plugin is used as another kind than it is configured",
+        "A metric provider plugin used as a traffic router (or any other mix) is looked up "
+        "in the wrong list and is not found.",
+    ),
+    Rule(
+        "unreferenced-plugin",
+        N,
+        "A configured plugin that nothing in the checked files uses",
+        "Reported only when the checked files hold plugin references at all.",
+    ),
+    Rule(
         "skipped-file",
         N,
         "A file that could not be checked",
