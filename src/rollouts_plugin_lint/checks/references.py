@@ -11,9 +11,11 @@ from collections.abc import Iterator, Sequence
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, PluginReference, Severity
 from rollouts_plugin_lint.rules import RULES
 
-# Bounds the did-you-mean work: a repository may configure many plugins, and a pull
-# request can hold many references.
-_MAX_CANDIDATES = 500
+# Bounds the did-you-mean work (about 75 us a comparison): a repository may configure
+# many plugins, and a pull request can hold many references. Each distinct name is matched
+# once; past the budget, only a letter-case difference is still found.
+_MAX_CANDIDATES = 200
+_COMPARISON_BUDGET = 10_000
 
 
 def check_references(
@@ -25,8 +27,9 @@ def check_references(
             configured[entry.kind].setdefault(entry.name, entry)
     # A configured name a misspelled reference was matched against is meant, not unused.
     used = {(reference.kind, reference.name) for reference in references}
+    closest = _Closest()
     for reference in references:
-        yield from _resolve(reference, configured, used)
+        yield from _resolve(reference, configured, used, closest)
     if references:
         # Without a single reference in the checked files, the uses live elsewhere.
         for kind, names in configured.items():
@@ -39,6 +42,7 @@ def _resolve(
     reference: PluginReference,
     configured: dict[PluginKind, dict[str, PluginEntry]],
     used: set[tuple[PluginKind, str]],
+    closest: _Closest,
 ) -> Iterator[Finding]:
     kind, name = reference.kind, reference.name
     if name in configured[kind]:
@@ -69,15 +73,11 @@ def _resolve(
             severity=Severity.NOTE,
         )
         return
-    candidates = list(names)[:_MAX_CANDIDATES]
-    folded = {candidate.lower(): candidate for candidate in candidates}
-    close = [folded[name.lower()]] if name.lower() in folded else []
-    close = close or difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    close = closest.find(kind, name, names)
     if close:
-        used.add((kind, close[0]))
-        match = names[close[0]]
-        detail = f"; did you mean `{close[0]}` ({_where(match)})?"
-        hint = f"use `{close[0]}`, the configured name"
+        used.add((kind, close))
+        detail = f"; did you mean `{close}` ({_where(names[close])})?"
+        hint = f"use `{close}`, the configured name"
     else:
         shown = ", ".join(f"`{n}` ({_where(e)})" for n, e in list(names.items())[:3])
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
@@ -90,6 +90,30 @@ def _resolve(
         f"`plugin {name} not configured in configmap` at the first rollout{detail}",
         hint,
     )
+
+
+class _Closest:
+    """The configured name a reference meant: the same in another letter case, else a
+    close one, within the run's comparison budget."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[PluginKind, str], str | None] = {}
+        self._budget = _COMPARISON_BUDGET
+
+    def find(self, kind: PluginKind, name: str, names: dict[str, PluginEntry]) -> str | None:
+        if (kind, name) not in self._found:
+            self._found[kind, name] = self._match(name, list(names)[:_MAX_CANDIDATES])
+        return self._found[kind, name]
+
+    def _match(self, name: str, candidates: list[str]) -> str | None:
+        folded = {candidate.lower(): candidate for candidate in candidates}
+        if name.lower() in folded:
+            return folded[name.lower()]
+        if self._budget < len(candidates):
+            return None
+        self._budget -= len(candidates)
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        return close[0] if close else None
 
 
 def _unreferenced(entry: PluginEntry) -> Finding:

@@ -20,6 +20,8 @@ from rollouts_plugin_lint.extract.yamlnodes import (
 from rollouts_plugin_lint.model import PluginKind, PluginReference
 
 _ANALYSIS_KINDS = {"AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun"}
+# A resource name goes into every message about its references: a hostile one stays short.
+_MAX_SHOWN_NAME = 80
 
 
 def references_in(root: Node, locator: Locator) -> list[PluginReference]:
@@ -32,6 +34,8 @@ def references_in(root: Node, locator: Locator) -> list[PluginReference]:
     if not api_version.startswith("argoproj.io/"):
         return []
     name = _string(_get(_get(root, "metadata"), "name")) or "?"
+    if len(name) > _MAX_SHOWN_NAME:
+        name = name[:_MAX_SHOWN_NAME] + "..."
     spec = _get(root, "spec")
     if kind == "Rollout":
         resource = f"Rollout {name}"
