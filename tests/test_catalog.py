@@ -343,3 +343,56 @@ def test_download_failed_hint_says_the_listing_wins_over_the_catalog() -> None:
     assert finding.hint == (
         f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
     )
+
+
+@pytest.mark.parametrize(
+    ("repository", "tag", "asset", "nearest"),
+    [
+        # v0.14.0 was never tagged: release-v0.14.0 and v0.14.1 were.
+        (GATEWAYAPI, "v0.14.0", "gatewayapi-plugin-linux-amd64", "v0.14.1"),
+        (GATEWAYAPI, "v0.4.2", "gateway-api-plugin-linux-amd64", "v0.5.0"),
+        (
+            "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-glooplatform",
+            "v0.0.0-beta0",
+            "glooplatform-api-plugin-linux-amd64",
+            "v0.0.0-beta1",
+        ),
+    ],
+)
+def test_tag_in_the_format_that_the_repository_never_had(
+    runner: Runner, repository: str, tag: str, asset: str, nearest: str
+) -> None:
+    location = f"{repository}/releases/download/{tag}/{asset}"
+    text = values(f"- name: x/y\n  location: {location}")
+    [finding] = [f for f in lint(runner, text) if f["rule"] == "release-tag"]
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert f"has no tag `{tag}`" in finding["message"]
+    assert f"did you mean `{nearest}`?" in finding["message"]
+    # The hint gives the nearest release's own asset name.
+    release = known_plugins()[repository.removeprefix("https://github.com/")]
+    version = version_of(nearest)
+    assert version is not None
+    published = release.assets_for(version)
+    assert published is not None
+    assert finding["hint"].rsplit("/", 1)[1] in published.assets
+
+
+def test_the_docs_sample_nginx_url_has_no_release(runner: Runner) -> None:
+    # argo-rollouts docs/features/traffic-management/plugins.md L66 at v1.9.1.
+    location = (
+        "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-sample-nginx"
+        "/releases/download/v0.0.1/metric-plugin-linux-amd64"
+    )
+    text = values(f"- name: argoproj-labs/sample-nginx\n  location: {location}")
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-tag"
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert "has no tags" in finding["message"]
+
+
+def test_a_tag_newer_than_the_catalog_is_left_to_the_network(runner: Runner) -> None:
+    for tag in ("v0.16.0", "v1.0.0-rc1"):
+        location = f"{GATEWAYAPI}/releases/download/{tag}/gatewayapi-plugin-linux-amd64"
+        assert (
+            lint(runner, values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")) == []
+        )

@@ -43,6 +43,7 @@ class KnownPlugin:
     tag_format: str | None  # as people write it: `vX.Y.Z`
     tag_pattern: re.Pattern[str] | None
     known_tags: tuple[str, ...]
+    tags_complete: bool  # every tag of the repository when it was read
     tags_source: str
     releases: tuple[ReleaseAssets, ...]
     image: Fact | None  # container image for file:// use
@@ -55,6 +56,20 @@ class KnownPlugin:
     @property
     def newest_release(self) -> tuple[int, int, int] | None:
         return max((release.last for release in self.releases), default=None)
+
+    def missing_tag(self, tag: str) -> str | None:
+        """For a tag the repository did not have when it was read, although it had newer
+        ones (or no tags at all), the nearest tag it had ("" when it had none); else None.
+        A tag newer than all of them may have come since."""
+        if not self.tags_complete or tag in self.known_tags:
+            return None
+        if not self.known_tags:
+            return ""
+        order = tag_order(tag)
+        orders = {t: o for t in self.known_tags if (o := tag_order(t)) is not None}
+        if order is None or not orders or order > max(orders.values()):
+            return None
+        return min((t for t, o in orders.items() if o >= order), key=orders.__getitem__)
 
     def assets_for(self, version: tuple[int, int, int]) -> ReleaseAssets | None:
         """The asset names the release of `version` publishes, when the catalog knows them.
@@ -79,6 +94,21 @@ def version_of(tag: str) -> tuple[int, int, int] | None:
     if match is None:
         return None
     return (int(match[1]), int(match[2]), int(match[3]))
+
+
+def tag_order(tag: str) -> tuple[object, ...] | None:
+    """Semantic-version order: a pre-release (`-rc1`, `-beta2`) before its release, and
+    pre-releases by their dot-separated parts, numbers as numbers."""
+    version = version_of(tag)
+    if version is None:
+        return None
+    _, _, pre = tag.partition("-")
+    parts = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for chunk in pre.split(".")
+        for part in re.findall(r"[0-9]+|[^0-9]+", chunk)
+    )
+    return (*version, 0 if pre else 1, parts)
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,6 +138,7 @@ def _plugin(item: dict[str, object]) -> KnownPlugin:
         tag_format=tags.get("format"),
         tag_pattern=re.compile(pattern) if isinstance(pattern, str) else None,
         known_tags=tuple(tags.get("known") or ()),
+        tags_complete=tags.get("complete") is True,
         tags_source=str(tags.get("source")),
         releases=tuple(releases),
         image=_fact(image),

@@ -121,6 +121,26 @@ def _release(
             else None,
         )
         tag = tag_fix
+    else:
+        nearest = plugin.missing_tag(tag)
+        if nearest == "":
+            yield entry_finding(
+                entry,
+                "release-tag",
+                f"{plugin.repository} has no tags ({plugin.tags_source}), so it has no "
+                f"release `{tag}` and GitHub answers 404 Not Found",
+            )
+            return
+        if nearest is not None:
+            fixed_asset = _asset_fix(plugin, nearest, asset, platforms) or asset
+            yield entry_finding(
+                entry,
+                "release-tag",
+                f"{plugin.repository} has no tag `{tag}` ({plugin.tags_source}), so GitHub "
+                f"answers 404 Not Found; did you mean `{nearest}`?",
+                f"location: {base}/releases/download/{nearest}/{fixed_asset}",
+            )
+            return
     right = _asset_fix(plugin, tag, asset, platforms)
     if right is None:
         return
