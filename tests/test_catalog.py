@@ -396,3 +396,13 @@ def test_a_tag_newer_than_the_catalog_is_left_to_the_network(runner: Runner) -> 
         assert (
             lint(runner, values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")) == []
         )
+
+
+def test_fixed_location_is_built_from_the_parsed_url(runner: Runner) -> None:
+    # The path as Go decodes it holds `0.4.0`; the text holds `0.4%2E0`.
+    location = f"{GATEWAYAPI}/releases/download/0.4%2E0/gatewayapi-plugin-linux-amd64"
+    [finding] = lint(runner, values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}"))
+    assert "did you mean `v0.4.0`?" in finding["message"]
+    assert finding["hint"] == (
+        f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+    )

@@ -85,6 +85,7 @@ class ReleaseDownload:
     """A GitHub release download URL of a catalogued plugin."""
 
     plugin: KnownPlugin
+    repository: str  # owner/name as the URL writes it
     tag: str
     asset: str
 
@@ -176,7 +177,7 @@ def release_download(host: str, path: str) -> ReleaseDownload | None:
     plugin = plugin_of_repository(parts[1], parts[2])
     if plugin is None:
         return None
-    return ReleaseDownload(plugin, parts[5], parts[6])
+    return ReleaseDownload(plugin, f"{parts[1]}/{parts[2]}", parts[5], parts[6])
 
 
 _CONVENTION = re.compile(r"rollouts-plugin-(trafficrouter|metric|step)-[A-Za-z0-9_.-]+")

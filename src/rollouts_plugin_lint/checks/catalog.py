@@ -46,7 +46,8 @@ def check_catalog(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator
     plugin = download.plugin
     yield from _name(entry, plugin)
     yield from _kind(entry, plugin)
-    yield from _release(entry, download, raw, platforms)
+    base = f"{location.scheme}://{location.host}/{download.repository}"
+    yield from _release(entry, download, base, platforms)
 
 
 def _name(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
@@ -102,10 +103,10 @@ def _convention(entry: PluginEntry, host: str, path: str) -> Iterator[Finding]:
 
 
 def _release(
-    entry: PluginEntry, download: ReleaseDownload, raw: str, platforms: Sequence[Platform]
+    entry: PluginEntry, download: ReleaseDownload, base: str, platforms: Sequence[Platform]
 ) -> Iterator[Finding]:
+    """`base`: the URL up to the repository, as written, for the fixed location."""
     plugin, tag, asset = download.plugin, download.tag, download.asset
-    base = raw[: raw.rfind(f"/releases/download/{tag}/")]
     tag_fix = _tag_fix(plugin, tag)
     if tag_fix is not None:
         fixed_asset = _asset_fix(plugin, tag_fix, asset, platforms) or asset
