@@ -290,9 +290,10 @@ _RULES = [
         "wrong-plugin-list",
         E,
         "A known plugin is listed under another kind's list",
-        "The controller starts a plugin with its list's handshake cookie; a metric plugin "
-        "under `trafficRouterPlugins` refuses it at the first rollout. A warning when only "
-        "the repository name (`rollouts-plugin-<kind>-<tool>`) says so.",
+        "Used as its list's kind, the plugin is started with that list's handshake cookie "
+        "and refuses it; used as its own kind, controllers from v1.8 do not find it in "
+        "another list. A warning when only the repository name "
+        "(`rollouts-plugin-<kind>-<tool>`) says so.",
     ),
     Rule(
         "unknown-plugin-reference",

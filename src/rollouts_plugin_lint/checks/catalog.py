@@ -21,7 +21,14 @@ from rollouts_plugin_lint.checks.locations import (
     parse_request_uri,
 )
 from rollouts_plugin_lint.checks.placeholder import placeholder
-from rollouts_plugin_lint.model import Finding, Platform, PluginEntry, ReleaseLookup, Severity
+from rollouts_plugin_lint.model import (
+    Finding,
+    Platform,
+    PluginEntry,
+    PluginKind,
+    ReleaseLookup,
+    Severity,
+)
 
 # The controller finds a plugin by the key a Rollout or AnalysisTemplate uses
 # (rollout/trafficrouting.go L118, metricproviders/plugin/client/client.go L58 at v1.9.1),
@@ -77,9 +84,18 @@ def _kind(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
         entry,
         "wrong-plugin-list",
         f"{plugin.repository} is a {kind.label} plugin ({plugin.kind.source}), but it is "
-        f"listed under `{entry.kind.value}`: the controller starts it with the "
-        f"{entry.kind.label} handshake cookie, which it refuses at the first rollout",
+        f"listed under `{entry.kind.value}`: {_wrong_list(entry, kind)}",
         f"move the entry to `{kind.value}`",
+    )
+
+
+def _wrong_list(entry: PluginEntry, kind: PluginKind) -> str:
+    # Controllers from v1.8 look a plugin up by name and list (utils/config/config.go L116
+    # at v1.9.1); v1.7 and older by name alone (utils/plugin/plugin.go L14-34 at v1.7.2).
+    return (
+        f"used as a {entry.kind.label}, it is started with that handshake cookie and refuses "
+        f"it; used as a {kind.label}, controllers from v1.8 do not find it (`plugin <name> "
+        "not configured in configmap`)"
     )
 
 
@@ -95,8 +111,8 @@ def _convention(entry: PluginEntry, host: str, path: str) -> Iterator[Finding]:
         "wrong-plugin-list",
         f"the repository name `{parts[2]}` says a {kind.label} plugin (the convention "
         "`rollouts-plugin-<trafficrouter|metric|step>-<tool>` of argo-rollouts "
-        f"docs/plugins.md), but it is listed under `{entry.kind.value}`: a plugin in the "
-        "wrong list refuses the controller's handshake at the first rollout",
+        f"docs/plugins.md), but it is listed under `{entry.kind.value}`: "
+        f"{_wrong_list(entry, kind)}",
         f"move the entry to `{kind.value}` if it is a {kind.label} plugin",
         severity=Severity.WARNING,
     )
