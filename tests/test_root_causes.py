@@ -18,7 +18,7 @@ from rollouts_plugin_lint.model import PluginKind
 from tests.conftest import Runner, at
 from tests.servers import respond, serving
 
-GITHUB = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+GITHUB = "https://github.com/acme/plugin"  # no catalogued plugin: its rules stay out
 GOOD = f"{GITHUB}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
 
 

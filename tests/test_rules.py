@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import SHA, Runner, at
 
-GITHUB = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+GITHUB = "https://github.com/acme/plugin"  # no catalogued plugin: its rules stay out
 GOOD = f"{GITHUB}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
 
 

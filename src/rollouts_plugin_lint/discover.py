@@ -57,7 +57,8 @@ SKIPPED_DIRS = frozenset(
 # Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
 # ConfigMap's own name. Then the precise test: the three keys, their near misses
 # (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name, in any
-# case. It accepts what `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin`
+# case, and the resources that use plugins by name (a Rollout's `plugins:`, a metric's
+# `plugin:`). It accepts what `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin`
 # accepts, a run of letters with a key head and then "plugin", but linearly: that regex
 # retried its unbounded gap from every head, quadratic in `lugin` + `stepstep...`. Here a
 # match starts only where a run of letters starts, goes to the run's first head (the one
@@ -68,13 +69,20 @@ _CONFIGMAP_NAME = b"argo-rollouts-config"
 _KEY_IN_A_RUN = re.compile(
     rb"(?<![a-z])(?:(?!step|metric|traffic)[a-z])*(?:step|metric|traffic)(?:(?!plugin)[a-z])*plugin"
 )
+_USES_PLUGINS = re.compile(
+    rb"kind[\"']?[ \t]*:[ \t]*[\"']?(?:Rollout|(?:Cluster)?AnalysisTemplate|AnalysisRun)\b"
+)
 
 
 def might_hold_plugins(data: bytes) -> bool:
     if not any(quick in data for quick in _QUICK):
         return False
     lowered = data.lower()  # ASCII letters only, as (?i) does for bytes
-    return _CONFIGMAP_NAME in lowered or _KEY_IN_A_RUN.search(lowered) is not None
+    return (
+        _CONFIGMAP_NAME in lowered
+        or _KEY_IN_A_RUN.search(lowered) is not None
+        or _USES_PLUGINS.search(data) is not None
+    )
 
 
 class FileTooLarge(OSError):

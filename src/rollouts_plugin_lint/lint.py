@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
+from rollouts_plugin_lint.checks.references import check_references
 from rollouts_plugin_lint.discover import (
     Candidate,
     Discovery,
@@ -27,6 +28,7 @@ from rollouts_plugin_lint.model import (
     Finding,
     Platform,
     PluginEntry,
+    PluginReference,
     ProgressCallback,
     Severity,
     Span,
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
 # A location with one of these findings is not worth a request: it cannot work, or
 # fetching it would send someone's credentials.
 _NOT_FETCHED = {"location-format", "not-a-download-url", "credentials-in-url", "placeholder"}
-# Guesses from the URL that a download verdict replaces.
-_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive"}
+# Guesses from the URL that a download verdict replaces; the catalog's release facts are
+# among them: what GitHub serves, or its release listing says, is the truth.
+_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive", "release-tag", "release-asset"}
+_SETTLED_BY_LISTING = {"release-tag", "release-asset"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -78,6 +82,7 @@ def run(
     )
     texts: dict[str, bytes] = {}
     findings: list[Finding] = []
+    references: list[PluginReference] = []
     charts = _ChartVersions()
     forced = settings.versions
     candidates = list(discovery)
@@ -94,7 +99,8 @@ def run(
         extraction = extract_file(candidate.display_path, candidate.data, known, forced)
         result.entries.extend(extraction.entries)
         findings.extend(extraction.findings)
-        if extraction.entries or extraction.findings:
+        references.extend(extraction.references)
+        if extraction.entries or extraction.findings or extraction.references:
             texts[candidate.display_path] = candidate.data
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
@@ -102,6 +108,7 @@ def run(
         result.warnings.append(not_checked)
     for platforms, entries in _by_platforms(result.entries, settings):
         findings.extend(check_entries(entries, platforms))
+    findings.extend(check_references(result.entries, references))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
     # Offline without a cache it still runs: every location it cannot prove gets its note.
@@ -159,10 +166,13 @@ def _verify_downloads(
     }
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
+    listed = {span for span, url in location_at.items() if report.artifacts[url].release}
     kept = []
     for finding in findings:
         if finding.rule in _SUPERSEDED_BY_DOWNLOAD and finding.span in judged:
             continue
+        if finding.rule in _SETTLED_BY_LISTING and finding.span in listed:
+            continue  # download-failed gives the listing's answer
         if finding.rule == "missing-sha256" and finding.span in location_at:
             artifact = report.artifacts[location_at[finding.span]]
             hint = None if finding.span in failed else pin_hint(artifact)

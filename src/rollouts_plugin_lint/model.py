@@ -144,6 +144,17 @@ class PluginEntry:
 
 
 @dataclass(frozen=True)
+class PluginReference:
+    """A place that uses a plugin by name: a Rollout's `trafficRouting.plugins.<name>` or
+    canary step `plugin.name`, an analysis metric's `provider.plugin.<name>`."""
+
+    kind: PluginKind
+    name: str
+    span: Span  # the key (or the step's `name` value)
+    resource: str  # "Rollout demo", "AnalysisTemplate success-rate"
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     severity: Severity

@@ -457,6 +457,84 @@ _RULES = [
         ),
     ),
     Rule(
+        "release-tag",
+        E,
+        "The release tag is not in the plugin's tag format",
+        "From the catalog of known plugins: `download/0.4.0/` where the repository's tags "
+        "are `vX.Y.Z` is a 404. Online, the GitHub release listing has the last word.",
+        example=(
+            "location: https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi/"
+            "releases/download/0.4.0/gatewayapi-plugin-linux-amd64"
+        ),
+        fix="Write the tag as the repository does (`v0.4.0`); the hint gives the location.",
+    ),
+    Rule(
+        "release-asset",
+        E,
+        "The release of that version publishes no asset of that name",
+        "From the catalog of known plugins: the gatewayapi assets are "
+        "`gateway-api-plugin-<os>-<arch>` up to v0.3.0 and `gatewayapi-plugin-<os>-<arch>` "
+        "from v0.4.0. Online, the GitHub release listing has the last word.",
+        example=(
+            "location: https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi/"
+            "releases/download/v0.4.0/gateway-api-plugin-linux-amd64"
+        ),
+        fix="Use the asset that release publishes for the target platform, named in the hint.",
+    ),
+    Rule(
+        "plugin-config-name",
+        E,
+        "The configured name differs from the key the plugin reads its configuration under",
+        "A plugin reads its configuration from the Rollout or AnalysisTemplate under its own "
+        "fixed key (`hashicorp/consul`, not `argoproj-labs/consul`), while the controller "
+        "reaches it only by the configured name: under any other name it gets no "
+        "configuration and fails at the first rollout.",
+        example=("- name: argoproj-labs/consul\n  location: file:///plugins/consul"),
+        fix="Configure the plugin under its own key (`hashicorp/consul`) and use that name in the "
+        "Rollouts and AnalysisTemplates.",
+    ),
+    Rule(
+        "wrong-plugin-list",
+        E,
+        "A known plugin is listed under another kind's list",
+        "Used as its list's kind, the plugin is started with that list's handshake cookie "
+        "and refuses it; used as its own kind, controllers from v1.8 do not find it in "
+        "another list. A warning when only the repository name "
+        "(`rollouts-plugin-<kind>-<tool>`) says so.",
+        example=(
+            "metricProviderPlugins:\n  - name: argoproj-labs/gatewayAPI\n    location: https://..."
+        ),
+        fix="Move the entry to the list of its kind (`trafficRouterPlugins` for a traffic router).",
+    ),
+    Rule(
+        "unknown-plugin-reference",
+        E,
+        "A Rollout or analysis resource uses a plugin name nothing configures",
+        "The controller finds a plugin by the name a Rollout (`trafficRouting.plugins.<name>`, "
+        "a step's `plugin.name`) or a metric (`provider.plugin.<name>`) uses, and fails with "
+        "`plugin <name> not configured in configmap`. A note when the checked files "
+        "configure no plugins of that kind: the configuration may live elsewhere.",
+        example=("trafficRouting:\n  plugins:\n    argoproj-labs/gatewayapi: {}   # gatewayAPI"),
+        fix="Use the configured name exactly (the hint gives the closest), or configure it.",
+    ),
+    Rule(
+        "plugin-reference-kind",
+        E,
+        "A plugin is used as another kind than it is configured",
+        "A metric provider plugin used as a traffic router (or any other mix) is looked up "
+        "in the wrong list and is not found.",
+        example=("provider:\n  plugin:\n    argoproj-labs/gatewayAPI: {}   # a traffic router"),
+        fix="Use a plugin of the kind the resource needs, or move its entry to the right list.",
+    ),
+    Rule(
+        "unreferenced-plugin",
+        N,
+        "A configured plugin that nothing in the checked files uses",
+        "Reported only when the checked files hold plugin references at all.",
+        example="stepPlugins:\n  - name: acme/unused\n    location: https://...",
+        fix="Remove the entry if nothing uses it: every plugin is downloaded at start-up.",
+    ),
+    Rule(
         "skipped-file",
         N,
         "A file that could not be checked",

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from rollouts_plugin_lint.checks.catalog import listing_disagreement
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.model import (
@@ -77,7 +78,7 @@ def check_artifact(
         )
         return
     if not artifact.downloaded:
-        yield _download_failed(entry, artifact, facts)
+        yield _download_failed(entry, artifact, facts, platforms)
         return
     if facts is None:
         return
@@ -94,7 +95,12 @@ def check_artifact(
     yield from _plugin_identity(entry, facts)
 
 
-def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts | None) -> Finding:
+def _download_failed(
+    entry: PluginEntry,
+    artifact: Artifact,
+    facts: BinaryFacts | None,
+    platforms: Sequence[Platform],
+) -> Finding:
     status = artifact.status or 0
     try:
         reason = HTTPStatus(status).phrase
@@ -110,6 +116,9 @@ def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts 
     if artifact.release is not None:
         explanation, hint = _release_hint(artifact.release, artifact.url)
         message += f". {explanation}"
+        disagreement = listing_disagreement(entry, artifact.release, platforms)
+        if disagreement:
+            hint = f"{hint} ({disagreement})" if hint else disagreement
     return entry_finding(entry, "download-failed", message, hint)
 
 

@@ -24,6 +24,8 @@ _LOCATION_MUST_CHANGE = frozenset(
         "wrong-arch",
         "dynamic-binary",
         "not-a-plugin",
+        "release-tag",
+        "release-asset",
     }
 )
 

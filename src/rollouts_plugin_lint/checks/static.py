@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import replace
 from typing import NamedTuple
 
+from rollouts_plugin_lint.checks.catalog import check_catalog
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
     CONTROLLER_HOME,
@@ -56,6 +57,7 @@ def check_entries(
     namespaces = _namespaces_made(entries)
     for entry in entries:
         yield from _check_one(entry, platforms, namespaces[id(entry)])
+        yield from check_catalog(entry, platforms)
     yield from check_duplicate_names(entries)
     yield from _unknown_chart_versions(entries)
 

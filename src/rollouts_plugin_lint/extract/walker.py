@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.extract.hints import document_versions
 from rollouts_plugin_lint.extract.positions import Locator, PositionMap, embedded_map
+from rollouts_plugin_lint.extract.references import references_in
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -37,6 +38,7 @@ from rollouts_plugin_lint.model import (
     Origin,
     PluginEntry,
     PluginKind,
+    PluginReference,
     Severity,
     Span,
 )
@@ -97,6 +99,7 @@ MAX_NODES_PER_ENTRY = 10_000
 class Extraction:
     entries: list[PluginEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    references: list[PluginReference] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class Walker:
 
     def _walk_tree(self, root: Node, document: _Document) -> None:
         locator = document.locator
+        self.result.references.extend(references_in(root, locator))
         seen: set[int] = set()
         # (node, path, parent key, whether this mapping is a ConfigMap `data`)
         stack: list[tuple[Node, tuple[str, ...], str | None, bool]] = [(root, (), None, False)]
