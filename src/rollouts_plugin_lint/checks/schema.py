@@ -12,6 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.gostrings import go_string
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
 
 if TYPE_CHECKING:
@@ -311,10 +312,6 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
     written = _yaml_type(instance)
     field = _dotted(path)
     if expected == "string" and isinstance(instance, (bool, int, float)):
-        # Here, not at the top: importing yamlnodes loads ruamel.yaml, which a pre-commit
-        # call on a file without plugin keys must not pay for (entries need it anyway).
-        from rollouts_plugin_lint.extract.yamlnodes import go_string
-
         shown = go_string(instance)  # what sigs.k8s.io/yaml writes into the Go string
         if path[:1] == ("args",) and len(path) == 2:
             return entry_finding(

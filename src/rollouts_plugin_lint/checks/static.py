@@ -29,7 +29,7 @@ from rollouts_plugin_lint.checks.locations import (
 )
 from rollouts_plugin_lint.checks.placeholder import fill_placeholders, placeholder
 from rollouts_plugin_lint.checks.schema import check_schema
-from rollouts_plugin_lint.extract.yamlnodes import go_string
+from rollouts_plugin_lint.gostrings import go_string
 from rollouts_plugin_lint.model import (
     DEFAULT_PLATFORMS,
     Finding,
