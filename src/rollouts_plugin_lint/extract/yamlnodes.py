@@ -36,7 +36,6 @@ __all__ = [
     "TooManyNodes",
     "YamlProblem",
     "compose_documents",
-    "go_string",
     "is_merge_key",
     "is_string",
     "scalar_value",
