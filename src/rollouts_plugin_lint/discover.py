@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import posixpath
 import re
 import stat
 import subprocess
@@ -51,12 +52,14 @@ SKIPPED_DIRS = frozenset(
     }
 )  # fmt: skip
 
-# Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
-# ConfigMap's own name. Then the precise pattern: the three keys, their near misses
-# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
+# Cheap first: every key we care about contains "lugin" (Plugin, plugin; a RolloutManager's
+# `plugins:`) except the ConfigMap's own name. Then the precise pattern: the three keys,
+# their near misses (canaryStepPlugins, metricPlugins, trafficRouterPlugin), the ConfigMap
+# name and the RolloutManager kind.
 _QUICK = (b"lugin", b"argo-rollouts-config")
 _PRECISE = re.compile(
     rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
+    rb"|rolloutmanager"
 )
 
 
@@ -73,6 +76,7 @@ class Candidate:
     path: str
     display_path: str
     data: bytes
+    boundary: str = "/"  # the folder no file it names may leave (see `_Root`)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ class Discovery:
     scanned: int = 0
     skipped: list[Finding] = field(default_factory=list)
     not_checked: Counter[str] = field(default_factory=Counter)
+    # Files a checked file reads (kustomize generator sources): never counted as not checked.
+    _referenced: set[str] = field(default_factory=set)
+    _counted: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Candidate]:
         cwd = os.path.abspath(self.cwd)
@@ -173,13 +180,51 @@ class Discovery:
     ) -> Iterator[Candidate]:
         kind = OTHER_TEXT_KINDS.get(os.path.splitext(source)[1].lower())
         if kind is not None:
-            if _mentions_plugins(source):
+            if source not in self._referenced and _mentions_plugins(source):
                 self.not_checked[kind] += 1
+                self._counted[source] = kind
             return
         self.scanned += 1
         candidate = self._read(source, display_path(absolute, cwd, found), root, followed=False)
         if candidate is not None:
             yield candidate
+
+    def read_referenced(
+        self, candidate: Candidate, relative: str, span: Span
+    ) -> tuple[str, bytes] | Finding:
+        """A file that `candidate` names (a kustomize `files:` source), as (display path,
+        bytes), or the finding that says why it was not read. kustomize's default load
+        restrictor (LoadRestrictionsRootOnly) takes files inside the kustomization's folder
+        only, and no link is followed out of the repository."""
+        shown = relative if len(relative) <= 200 else relative[:197] + "..."
+        folder = os.path.realpath(os.path.dirname(candidate.path))
+        real = os.path.realpath(os.path.join(folder, relative))
+        inside = _Root(real, folder, "the kustomization's folder")
+        if not inside.holds(real) or real == folder:
+            return _reference_finding(
+                span, f"`{shown}` is outside the kustomization's folder, which kustomize "
+                      "refuses by default; not read")  # fmt: skip
+        if not _Root(real, candidate.boundary, "").holds(real):
+            return _reference_finding(span, f"`{shown}` leads outside the repository; not read")
+        try:
+            data = read_regular_file(real)
+        except FileTooLarge:
+            return _reference_finding(
+                span, f"`{shown}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read"
+            )
+        except OSError as error:
+            return _reference_finding(
+                span, f"cannot read `{shown}`: {error.strerror or error}; kustomize fails too"
+            )
+        self._referenced.add(real)
+        kind = self._counted.pop(real, None)
+        if kind is not None:
+            self.not_checked[kind] -= 1
+            if not self.not_checked[kind]:
+                del self.not_checked[kind]
+        display = posixpath.normpath(posixpath.join(posixpath.dirname(candidate.display_path),
+                                                    relative.replace(os.sep, "/")))  # fmt: skip
+        return display, data
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
         """`followed`: `source` is already resolved and inside the root."""
@@ -202,7 +247,9 @@ class Discovery:
         except OSError as error:
             self._skip(display, f"cannot read file: {error.strerror or error}")
             return None
-        return Candidate(source, display, data) if might_hold_plugins(data) else None
+        if not might_hold_plugins(data):
+            return None
+        return Candidate(source, display, data, root.boundary)
 
     def _skip(self, display: str, message: str, severity: Severity = Severity.WARNING) -> None:
         self.skipped.append(Finding("skipped-file", severity, Span.point(display, 1), message))
@@ -213,6 +260,10 @@ class Discovery:
             fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(name, pattern)
             for pattern in self.exclude
         )
+
+
+def _reference_finding(span: Span, message: str) -> Finding:
+    return Finding("skipped-file", Severity.WARNING, span, message)
 
 
 def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:

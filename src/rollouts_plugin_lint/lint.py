@@ -67,7 +67,7 @@ def run(
         # Imported on the first file that passes the prefilter: the extract stage with
         # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
         # that mentions no plugin key, and that call never parses anything.
-        from rollouts_plugin_lint.extract import extract_file
+        from rollouts_plugin_lint.extract import extract_data_file, extract_file
 
         beside = charts.beside(candidate.path) if not forced.chart else None
         extraction = extract_file(candidate.display_path, candidate.data, beside, forced)
@@ -75,6 +75,17 @@ def run(
         findings.extend(extraction.findings)
         if extraction.entries or extraction.findings:
             texts[candidate.display_path] = candidate.data
+        for reference in extraction.references:
+            read = discovery.read_referenced(candidate, reference.path, reference.span)
+            if isinstance(read, Finding):
+                findings.append(read)
+                texts[candidate.display_path] = candidate.data
+                continue
+            display, data = read
+            inner = extract_data_file(display, data, reference)
+            result.entries.extend(inner.entries)
+            findings.extend(inner.findings)
+            texts[display] = data
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
     if not_checked:

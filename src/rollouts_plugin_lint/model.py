@@ -49,6 +49,9 @@ class Origin(str, enum.Enum):
 
     CONFIGMAP = "configmap"  # a data value of argo-rollouts-config: a YAML string
     HELM_VALUES = "helm-values"  # a values tree for the chart: a list of mappings
+    # spec.plugins of an argo-rollouts-manager RolloutManager: a list of mappings the
+    # operator writes into the ConfigMap.
+    ROLLOUT_MANAGER = "rollout-manager"
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,18 @@ class PluginEntry:
     def key_span_of(self, *path: str | int) -> Span:
         """The span of the key at `path` (for findings about the key itself)."""
         return self.key_spans.get(path) or self.span_of(*path)
+
+
+@dataclass(frozen=True)
+class DataFileReference:
+    """A file whose whole text becomes one data value of `argo-rollouts-config` (a kustomize
+    `configMapGenerator` `files:` source), read beside the file that names it."""
+
+    path: str  # as written: relative to the folder of the naming file
+    key: str  # the data key, a plugin key
+    span: Span  # the source as written, for findings about the file as a whole
+    group: str  # the ConfigMap the value goes into
+    versions: Versions = field(default_factory=Versions)
 
 
 @dataclass(frozen=True)

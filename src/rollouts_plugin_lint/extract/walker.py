@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.extract.hints import document_versions
-from rollouts_plugin_lint.extract.positions import Locator, PositionMap, embedded_map
+from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -33,6 +33,7 @@ from rollouts_plugin_lint.model import (
     LINE_BREAK,
     PLUGIN_KEYS,
     ControllerMounts,
+    DataFileReference,
     Finding,
     Origin,
     PluginEntry,
@@ -97,6 +98,8 @@ MAX_NODES_PER_ENTRY = 10_000
 class Extraction:
     entries: list[PluginEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # Files whose text is a plugin list, for the caller to read (it owns the file system).
+    references: list[DataFileReference] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ class Walker:
         pairs = [(key_text(key), key, value) for key, value in node.value]
         json6902 = _json6902_target(pairs)
         names = {name for name, _, _ in pairs}
+        handled = self._containers(node, document) if not path else set()
         if is_data and (
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
@@ -228,6 +232,8 @@ class Walker:
         mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
+            if name in handled:
+                continue
             if name in PLUGIN_KEYS:
                 origin = Origin.CONFIGMAP if is_data else Origin.HELM_VALUES
                 place = _Place(PLUGIN_KEYS[name], origin, group, locator, document.versions,
@@ -251,6 +257,32 @@ class Walker:
             else:
                 children.append((value, child_path, name, name == "data"))
         return children
+
+    def _containers(self, root: MappingNode, document: _Document) -> set[str | None]:
+        """Plugin lists a document holds in a form of its own (a RolloutManager, a kustomize
+        configMapGenerator); returns the top-level keys read here, which the generic walk
+        then leaves alone."""
+        from rollouts_plugin_lint.extract.containers import walk_containers
+
+        return walk_containers(self, root, document)
+
+    def place(
+        self,
+        kind: PluginKind,
+        origin: Origin,
+        group: str,
+        locator: Locator,
+        versions: Versions,
+    ) -> _Place:
+        return _Place(kind, origin, group, locator, versions)
+
+    def walk_data_value(self, key_name: str, text: str, group: str, versions: Versions) -> None:
+        """A whole text that is the data value `key_name` of `argo-rollouts-config`, as a
+        file a kustomize configMapGenerator names; positions are the file's own."""
+        locator = Locator(self.path, tuple(LINE_BREAK.split(text)), FILE)
+        place = _Place(PLUGIN_KEYS[key_name], Origin.CONFIGMAP, group, locator,
+                       versions.merged(self.forced))  # fmt: skip
+        self.list_text(text, FILE, place)
 
     def _unknown_config_keys(
         self, pairs: list[tuple[str | None, Node, Node]], locator: Locator
@@ -421,9 +453,13 @@ class Walker:
 
     def _string_list(self, node: ScalarNode, place: _Place) -> None:
         """A plugin list written as a YAML (or JSON) string, as ConfigMap data values are."""
-        kind = place.kind
         text = scalar_value(node)
-        positions = embedded_map(place.locator.positions, place.locator.lines, node)
+        self.list_text(text, embedded_map(place.locator.positions, place.locator.lines, node),
+                       place)  # fmt: skip
+
+    def list_text(self, text: str, positions: PositionMap, place: _Place) -> None:
+        """The text of a plugin list, wherever it was written (`positions` maps it back)."""
+        kind = place.kind
         locator = Locator(self.path, tuple(LINE_BREAK.split(text)), positions)
         try:
             documents = compose_documents(text)
