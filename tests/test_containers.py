@@ -140,7 +140,7 @@ def test_a_file_a_generator_reads_is_not_counted_as_not_checked(runner: Runner) 
     )
     code, _, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
     assert code in (0, 1)
-    assert "1 file is not YAML or JSON but mention a plugin key (1 text)" in err
+    assert "1 file is not YAML, JSON or Markdown but mention a plugin key (1 text)" in err
 
 
 # -- RolloutManager -------------------------------------------------------------------------
@@ -272,3 +272,97 @@ def test_generator_file_references_are_bounded() -> None:
     assert [r.path for r in result.references] == [f"p{i}.yaml" for i in range(16)]
     skipped = [f.span.line for f in result.findings if f.rule == "skipped-file"]
     assert skipped == list(range(20, 24))
+
+
+# -- Markdown -------------------------------------------------------------------------------
+
+MARKDOWN = f"""\
+# The plugin
+
+Install the chart:
+
+```shell
+helm install argo-rollouts argo/argo-rollouts --version 2.37.7
+```
+
+Then configure it:
+
+```yaml
+controller:
+  trafficRouterPlugins:
+    - name: argoproj-labs/gatewayAPI
+      location: {URL}
+```
+
+1. Or in the ConfigMap:
+
+   ~~~
+   apiVersion: v1
+   kind: ConfigMap
+   metadata:
+     name: argo-rollouts-config
+   data:
+     metricProviderPlugins: |-
+       - name: argoproj-labs/metric
+         location: {URL}
+         sha256: 1234567890abcdef1234567890abcdef12345678
+   ~~~
+
+```bash
+kubectl patch configmap argo-rollouts-config --patch "trafficRouterPlugins: []"
+```
+
+```yaml
+data:
+  stepPlugins: |-
+    - name: argoproj-labs/step
+      location: https://example.test/${{VERSION}}/step
+```
+
+```yml
+trafficRouterPlugins: [unclosed
+```
+"""
+
+
+def test_markdown_yaml_blocks_with_positions_in_the_markdown_file() -> None:
+    result = extract_text("docs/README.md", MARKDOWN)
+    router, metric = result.entries
+    span = router.span_of("location")
+    assert (span.line, span.column) == at(MARKDOWN, URL)
+    # An untagged block inside a list item: the fence's indentation is removed.
+    span = metric.span_of("sha256")
+    assert (span.line, span.column) == at(MARKDOWN, "1234567890abcdef")
+    assert not span.approximate
+    by_rule = {f.rule: f for f in result.findings}
+    # The `helm --version` beside the block decides the chart the list form is judged for.
+    shape = by_rule["plugin-list-shape"]
+    assert (shape.span.line, shape.span.column) == at(MARKDOWN, "trafficRouterPlugins")
+    assert "chart 2.37.7 (the `helm --version` on line 6)" in shape.message
+    # Shell expansions: a note, never a verdict.
+    shell = by_rule["skipped-file"]
+    assert shell.severity.value == "note"
+    assert shell.span.line == at(MARKDOWN, "```yaml", 2)[0]
+    syntax = by_rule["yaml-syntax"]
+    assert syntax.severity.value == "warning"
+    assert syntax.span.line == at(MARKDOWN, "[unclosed")[0] + 1  # where the block ends
+
+
+def test_markdown_is_walked_and_named_files_are_checked(runner: Runner) -> None:
+    block = "```yaml\ncontroller:\n  trafficRouterPlugins:\n    - name: bad\n"
+    block += f"      location: {URL}\n```\n"
+    runner.write("docs/plugin.md", "# Plugin\n\n" + block)
+    runner.write("notes.markdown", "trafficRouterPlugins go in values.yaml\n")
+    for args in ((".",), ("docs/plugin.md",)):
+        code, out, err = runner.run("--format", "json", "--offline", "--no-cache", *args)
+        assert code == 1 and err == ""
+        report = __import__("json").loads(out)
+        assert findings(report, "name-format") == [("docs/plugin.md", 6, 13)]
+
+
+def test_markdown_blocks_walked_are_bounded() -> None:
+    text = "```yaml\nstepPlugins: [{name: a/b, location: file:///p}]\n```\n" * 102
+    result = extract_text("many.md", text)
+    assert len(result.entries) == 100
+    (skipped,) = [f for f in result.findings if f.rule == "skipped-file"]
+    assert skipped.span.line == 100 * 3 + 1 and skipped.severity.value == "warning"

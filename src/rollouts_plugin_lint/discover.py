@@ -30,11 +30,12 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 _MAX_COUNTED_BYTES = 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# Text files that can hold a plugin list we do not read (a README's example, a Terraform
-# helm_release, a shell heredoc, a template rendered elsewhere). A walk counts those that
-# mention a plugin key, so the run can say what it did not check.
+# Files read: YAML and JSON, and Markdown for the YAML code blocks of plugin docs.
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown")
+# Text files that can hold a plugin list we do not read (a Terraform helm_release, a shell
+# heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
+# so the run can say what it did not check.
 OTHER_TEXT_KINDS = {
-    ".md": "Markdown", ".markdown": "Markdown",
     ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
     ".sh": "shell", ".bash": "shell",
     ".txt": "text",
@@ -42,8 +43,8 @@ OTHER_TEXT_KINDS = {
     ".jsonnet": "Jsonnet", ".libsonnet": "Jsonnet",
     ".cue": "CUE", ".nix": "Nix",
 }  # fmt: skip
-_WALKED_SUFFIXES = YAML_SUFFIXES + tuple(OTHER_TEXT_KINDS)
-_NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+_WALKED_SUFFIXES = READ_SUFFIXES + tuple(OTHER_TEXT_KINDS)
+_NOT_READ = "plugin lists in Terraform, shell and template files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -107,10 +108,11 @@ class _Root:
 @dataclass
 class Discovery:
     """Iterating yields the files worth parsing, reading each file once and holding no file
-    open between steps. `scanned` counts every YAML or JSON file looked at; `skipped` holds
-    one `skipped-file` finding per file that was not read (unreadable, oversized, a link out
-    of the repository, a named file that is not YAML); `not_checked` counts, by kind, the
-    walked files of other kinds that mention a plugin key."""
+    open between steps. `scanned` counts every YAML, JSON or Markdown file looked at;
+    `skipped` holds one `skipped-file` finding per file that was not read (unreadable,
+    oversized, a link out of the repository, a named file of a kind not read);
+    `not_checked` counts, by kind, the walked files of other kinds that mention a plugin
+    key, except those a checked file reads (`read_referenced`)."""
 
     paths: tuple[str, ...]
     exclude: tuple[str, ...] = ()
@@ -148,9 +150,9 @@ class Discovery:
                         yield from self._look_at(source, absolute, found, cwd, root)
             else:
                 # Named explicitly (pre-commit does this): checked whatever the folder, but
-                # only if it is YAML or JSON and stays inside the repository.
+                # only if it is a kind we read and stays inside the repository.
                 display = display_path(given, cwd, raw)
-                if not raw.lower().endswith(YAML_SUFFIXES):
+                if not raw.lower().endswith(READ_SUFFIXES):
                     self._skip(display, _not_yaml_message(raw), Severity.NOTE)
                     continue
                 root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
@@ -171,7 +173,7 @@ class Discovery:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
         files = "file is" if total == 1 else "files are"
         return (
-            f"{total} {files} not YAML or JSON but mention a plugin key ({kinds}): "
+            f"{total} {files} not YAML, JSON or Markdown but mention a plugin key ({kinds}): "
             f"not checked; {_NOT_READ}"
         )
 
@@ -280,7 +282,7 @@ def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
 def _not_yaml_message(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
-    return f"not a YAML or JSON file ({kind}): not checked; {_NOT_READ}"
+    return f"not a YAML, JSON or Markdown file ({kind}): not checked; {_NOT_READ}"
 
 
 def _resolve(

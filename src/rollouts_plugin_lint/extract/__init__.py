@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 from rollouts_plugin_lint.discover import MAX_FILE_BYTES
+from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import DataFileReference, Finding, Severity, Span
@@ -68,6 +69,8 @@ def extract_text(
     """`versions`: what is known of the chart and controller before reading the file (a
     Chart.yaml beside it); the file's own statements refine it; `forced` (command-line
     flags) wins over both."""
+    if path.lower().endswith(MARKDOWN_SUFFIXES):
+        return extract_markdown(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
     parsed = walker.walk_text(text, FILE, path, syntax_errors=not looks_templated)
