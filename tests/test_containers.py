@@ -366,3 +366,19 @@ def test_markdown_blocks_walked_are_bounded() -> None:
     assert len(result.entries) == 100
     (skipped,) = [f for f in result.findings if f.rule == "skipped-file"]
     assert skipped.span.line == 100 * 3 + 1 and skipped.severity.value == "warning"
+
+
+def test_markdown_fragment_of_configmap_data_is_not_misplaced_values() -> None:
+    text = (
+        "Add to `argo-rollouts-config`:\n\n```yaml\n"
+        f"trafficRouterPlugins: |-\n  - name: argoproj-labs/gatewayAPI\n    location: {URL}\n"
+        "metricPlugins: |-\n  - name: a/b\n```\n"
+    )
+    result = extract_text("README.md", text)
+    (entry,) = result.entries
+    assert entry.origin is Origin.CONFIGMAP
+    span = entry.span_of("location")
+    assert (span.line, span.column) == at(text, URL)
+    assert [(f.rule, f.span.line, f.span.column) for f in result.findings] == [
+        ("unknown-config-key", *at(text, "metricPlugins"))
+    ]

@@ -49,6 +49,7 @@ def extract_markdown(
 ) -> Extraction:
     """Every plugin entry in the YAML code blocks of a Markdown text."""
     walker = Walker(path, (versions or Versions()).merged(_helm_version(text)), forced)
+    walker.fragments = True
     walked = 0
     for number, block in enumerate(_blocks(text)):
         if block.tag not in _YAML_TAGS and block.tag:

@@ -136,6 +136,9 @@ class Walker:
         self.versions = versions or Versions()
         self.forced = forced or Versions()
         self.result = Extraction()
+        # Documentation shows fragments: a top-level plugin key holding a string is the
+        # ConfigMap's `data`, not misplaced Helm values.
+        self.fragments = False
 
     # -- texts and documents -------------------------------------------------------------
 
@@ -225,6 +228,8 @@ class Walker:
         json6902 = _json6902_target(pairs)
         names = {name for name, _, _ in pairs}
         handled = self._containers(node, document) if not path else set()
+        if not path and self.fragments and _data_fragment(pairs):
+            is_data = True
         if is_data and (
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
@@ -589,6 +594,15 @@ class Walker:
                 kind=kind,
             )
         )
+
+
+def _data_fragment(pairs: list[tuple[str | None, Node, Node]]) -> bool:
+    """A mapping with a plugin key that holds a non-empty string: ConfigMap data."""
+    for name, _, value in pairs:
+        text = scalar_value(value) if isinstance(value, ScalarNode) else None
+        if name in PLUGIN_KEYS and isinstance(text, str) and text.strip():
+            return True
+    return False
 
 
 def _json6902_target(pairs: list[tuple[str | None, Node, Node]]) -> str | None:
