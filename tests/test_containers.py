@@ -3,6 +3,7 @@ helmfile and k3s/RKE2 HelmChart chart versions. Every position is checked exactl
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -356,7 +357,7 @@ def test_markdown_is_walked_and_named_files_are_checked(runner: Runner) -> None:
     for args in ((".",), ("docs/plugin.md",)):
         code, out, err = runner.run("--format", "json", "--offline", "--no-cache", *args)
         assert code == 1 and err == ""
-        report = __import__("json").loads(out)
+        report = json.loads(out)
         assert findings(report, "name-format") == [("docs/plugin.md", 6, 13)]
 
 
