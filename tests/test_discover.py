@@ -159,13 +159,12 @@ def test_unreadable_files_are_warnings_and_the_rest_is_checked(runner: Runner) -
     ]
 
 
-NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+NOT_READ = "plugin lists in Terraform, shell and template files are not read"
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("README.md", "Markdown"),
         ("main.tf", "Terraform"),
         ("deploy.sh", "shell"),
         ("values.tpl", "template"),
@@ -181,7 +180,11 @@ def test_a_named_file_that_is_not_yaml_gets_one_note_and_no_verdict(
     code, report = runner.json(name)
     assert code == 0
     assert [(f["rule"], f["severity"], f["message"]) for f in report["findings"]] == [
-        ("skipped-file", "note", f"not a YAML or JSON file ({kind}): not checked; {NOT_READ}")
+        (
+            "skipped-file",
+            "note",
+            f"not a YAML, JSON or Markdown file ({kind}): not checked; {NOT_READ}",
+        )
     ]
     assert report["files"] == 0
 
@@ -203,10 +206,11 @@ def test_a_walk_says_how_many_other_files_mention_plugins(runner: Runner) -> Non
     code, out, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
 
     assert code == 1
-    assert json.loads(out)["files"] == 2  # values.yaml and the config file
+    # values.yaml, the config file and the Markdown files, which are read now
+    assert json.loads(out)["files"] == 6
     assert err.splitlines() == [
-        "rollouts-plugin-lint: warning: 4 files are not YAML or JSON but mention a plugin key "
-        f"(2 Markdown, 1 Terraform, 1 shell): not checked; {NOT_READ}"
+        "rollouts-plugin-lint: warning: 2 files are not YAML, JSON or Markdown but mention a "
+        f"plugin key (1 Terraform, 1 shell): not checked; {NOT_READ}"
     ]
 
 

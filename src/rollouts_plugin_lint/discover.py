@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import posixpath
 import re
 import stat
 import subprocess
@@ -32,11 +33,12 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 _MAX_COUNTED_BYTES = 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# Text files that can hold a plugin list we do not read (a README's example, a Terraform
-# helm_release, a shell heredoc, a template rendered elsewhere). A walk counts those that
-# mention a plugin key, so the run can say what it did not check.
+# Files read: YAML and JSON, and Markdown for the YAML code blocks of plugin docs.
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown")
+# Text files that can hold a plugin list we do not read (a Terraform helm_release, a shell
+# heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
+# so the run can say what it did not check.
 OTHER_TEXT_KINDS = {
-    ".md": "Markdown", ".markdown": "Markdown",
     ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
     ".sh": "shell", ".bash": "shell",
     ".txt": "text",
@@ -44,8 +46,8 @@ OTHER_TEXT_KINDS = {
     ".jsonnet": "Jsonnet", ".libsonnet": "Jsonnet",
     ".cue": "CUE", ".nix": "Nix",
 }  # fmt: skip
-_WALKED_SUFFIXES = YAML_SUFFIXES + tuple(OTHER_TEXT_KINDS)
-_NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+_WALKED_SUFFIXES = READ_SUFFIXES + tuple(OTHER_TEXT_KINDS)
+_NOT_READ = "plugin lists in Terraform, shell and template files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -54,23 +56,25 @@ SKIPPED_DIRS = frozenset(
     }
 )  # fmt: skip
 
-# Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
-# ConfigMap's own name. Then the precise test: the three keys, their near misses
-# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name, in any
-# case, and the resources that use plugins by name (a Rollout's `plugins:`, a metric's
-# `plugin:`). It accepts what `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin`
-# accepts, a run of letters with a key head and then "plugin", but linearly: that regex
-# retried its unbounded gap from every head, quadratic in `lugin` + `stepstep...`. Here a
-# match starts only where a run of letters starts, goes to the run's first head (the one
-# that ends first: no head holds another) and then to the first "plugin" after it; the
-# longer heads begin with `traffic` and `metric`, so those two stand for them.
+# Cheap first: every key we care about contains "lugin" (Plugin, plugin; a RolloutManager's
+# `plugins:`) except the ConfigMap's own name. Then the precise test: the three keys, their
+# near misses (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name,
+# in any case, the resources that use plugins by name (a Rollout's `plugins:`, a metric's
+# `plugin:`) and the RolloutManager that configures them. It accepts what
+# `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin` accepts, a run of
+# letters with a key head and then "plugin", but linearly: that regex retried its unbounded
+# gap from every head, quadratic in `lugin` + `stepstep...`. Here a match starts only where
+# a run of letters starts, goes to the run's first head (the one that ends first: no head
+# holds another) and then to the first "plugin" after it; the longer heads begin with
+# `traffic` and `metric`, so those two stand for them.
 _QUICK = (b"lugin", b"argo-rollouts-config")
 _CONFIGMAP_NAME = b"argo-rollouts-config"
 _KEY_IN_A_RUN = re.compile(
     rb"(?<![a-z])(?:(?!step|metric|traffic)[a-z])*(?:step|metric|traffic)(?:(?!plugin)[a-z])*plugin"
 )
 _USES_PLUGINS = re.compile(
-    rb"kind[\"']?[ \t]*:[ \t]*[\"']?(?:Rollout|(?:Cluster)?AnalysisTemplate|AnalysisRun)\b"
+    rb"kind[\"']?[ \t]*:[ \t]*[\"']?"
+    rb"(?:Rollout|RolloutManager|(?:Cluster)?AnalysisTemplate|AnalysisRun)\b"
 )
 
 
@@ -104,6 +108,7 @@ class Candidate:
     path: str
     display_path: str
     data: bytes
+    boundary: str = "/"  # the folder no file it names may leave (see `_Root`)
 
 
 @dataclass(frozen=True)
@@ -149,10 +154,11 @@ def _below(path: str, folder: str) -> bool:
 @dataclass
 class Discovery:
     """Iterating yields the files worth parsing, reading each file once and holding no file
-    open between steps. `scanned` counts every YAML or JSON file looked at; `skipped` holds
-    one `skipped-file` finding per file that was not read (unreadable, oversized, a link out
-    of the repository, a named file that is not YAML); `not_checked` counts, by kind, the
-    walked files of other kinds that mention a plugin key."""
+    open between steps. `scanned` counts every YAML, JSON or Markdown file looked at;
+    `skipped` holds one `skipped-file` finding per file that was not read (unreadable,
+    oversized, a link out of the repository, a named file of a kind not read);
+    `not_checked` counts, by kind, the walked files of other kinds that mention a plugin
+    key, except those a checked file reads (`read_referenced`)."""
 
     paths: tuple[str, ...]
     exclude: tuple[str, ...] = ()
@@ -163,6 +169,9 @@ class Discovery:
     scanned: int = 0
     skipped: list[Finding] = field(default_factory=list)
     not_checked: Counter[str] = field(default_factory=Counter)
+    # Files a checked file reads (kustomize generator sources): never counted as not checked.
+    _referenced: set[str] = field(default_factory=set)
+    _counted: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Candidate]:
         cwd = os.path.abspath(self.cwd)
@@ -195,11 +204,11 @@ class Discovery:
                         yield from self._look_at(source, absolute, found, cwd, root)
             else:
                 # Named explicitly (pre-commit does this): checked whatever the folder, but
-                # only if it is YAML or JSON and stays inside the repository.
+                # only if it is a kind we read and stays inside the repository.
                 display = display_path(given, cwd, raw)
                 if self.force_exclude and self.exclude and self._excluded(display):
                     continue
-                if not raw.lower().endswith(YAML_SUFFIXES):
+                if not raw.lower().endswith(READ_SUFFIXES):
                     self._skip(display, _not_yaml_message(raw), Severity.NOTE)
                     continue
                 root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
@@ -220,7 +229,7 @@ class Discovery:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
         files = "file is" if total == 1 else "files are"
         return (
-            f"{total} {files} not YAML or JSON but mention a plugin key ({kinds}): "
+            f"{total} {files} not YAML, JSON or Markdown but mention a plugin key ({kinds}): "
             f"not checked; {_NOT_READ}"
         )
 
@@ -242,13 +251,51 @@ class Discovery:
     ) -> Iterator[Candidate]:
         kind = OTHER_TEXT_KINDS.get(os.path.splitext(source)[1].lower())
         if kind is not None:
-            if _mentions_plugins(source):
+            if source not in self._referenced and _mentions_plugins(source):
                 self.not_checked[kind] += 1
+                self._counted[source] = kind
             return
         self.scanned += 1
         candidate = self._read(source, display_path(absolute, cwd, found), root, followed=False)
         if candidate is not None:
             yield candidate
+
+    def read_referenced(
+        self, candidate: Candidate, relative: str, span: Span
+    ) -> tuple[str, bytes] | Finding:
+        """A file that `candidate` names (a kustomize `files:` source), as (display path,
+        bytes), or the finding that says why it was not read. kustomize's default load
+        restrictor (LoadRestrictionsRootOnly) takes files inside the kustomization's folder
+        only, and no link is followed out of the repository."""
+        shown = relative if len(relative) <= 200 else relative[:197] + "..."
+        folder = os.path.realpath(os.path.dirname(candidate.path))
+        real = os.path.realpath(os.path.join(folder, relative))
+        inside = _Root(real, folder, "the kustomization's folder")
+        if not inside.holds(real) or real == folder:
+            return _reference_finding(
+                span, f"`{shown}` is outside the kustomization's folder, which kustomize "
+                      "refuses by default; not read")  # fmt: skip
+        if not _Root(real, candidate.boundary, "").holds(real):
+            return _reference_finding(span, f"`{shown}` leads outside the repository; not read")
+        try:
+            data = read_regular_file(real)
+        except FileTooLarge:
+            return _reference_finding(
+                span, f"`{shown}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read"
+            )
+        except OSError as error:
+            return _reference_finding(
+                span, f"cannot read `{shown}`: {error.strerror or error}; kustomize fails too"
+            )
+        self._referenced.add(real)
+        kind = self._counted.pop(real, None)
+        if kind is not None:
+            self.not_checked[kind] -= 1
+            if not self.not_checked[kind]:
+                del self.not_checked[kind]
+        display = posixpath.normpath(posixpath.join(posixpath.dirname(candidate.display_path),
+                                                    relative.replace(os.sep, "/")))  # fmt: skip
+        return display, data
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
         """`followed`: `source` is already resolved and inside the root."""
@@ -272,7 +319,7 @@ class Discovery:
             self._skip(display, f"cannot read file: {error.strerror or error}")
             return None
         if might_hold_plugins(data) or might_give_versions(source, data):
-            return Candidate(source, display, data)
+            return Candidate(source, display, data, root.boundary)
         return None
 
     def _skip(self, display: str, message: str, severity: Severity = Severity.WARNING) -> None:
@@ -284,6 +331,10 @@ class Discovery:
             fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(name, pattern)
             for pattern in self.exclude
         )
+
+
+def _reference_finding(span: Span, message: str) -> Finding:
+    return Finding("skipped-file", Severity.WARNING, span, message)
 
 
 def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
@@ -300,7 +351,7 @@ def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
 def _not_yaml_message(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
-    return f"not a YAML or JSON file ({kind}): not checked; {_NOT_READ}"
+    return f"not a YAML, JSON or Markdown file ({kind}): not checked; {_NOT_READ}"
 
 
 def _resolve(

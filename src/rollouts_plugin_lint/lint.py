@@ -92,7 +92,7 @@ def run(
         # Imported on the first file that passes the prefilter: the extract stage with
         # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
         # that mentions no plugin key, and that call never parses anything.
-        from rollouts_plugin_lint.extract import extract_file
+        from rollouts_plugin_lint.extract import extract_data_file, extract_file
 
         beside = charts.beside(candidate.path) if not forced.chart else Versions()
         known = beside.merged(context.get(candidate.path, Versions()))
@@ -102,6 +102,17 @@ def run(
         references.extend(extraction.references)
         if extraction.entries or extraction.findings or extraction.references:
             texts[candidate.display_path] = candidate.data
+        for data_file in extraction.data_files:
+            read = discovery.read_referenced(candidate, data_file.path, data_file.span)
+            if isinstance(read, Finding):
+                findings.append(read)
+                texts[candidate.display_path] = candidate.data
+                continue
+            display, data = read
+            inner = extract_data_file(display, data, data_file)
+            result.entries.extend(inner.entries)
+            findings.extend(inner.findings)
+            texts[display] = data
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
     if not_checked:

@@ -49,6 +49,9 @@ class Origin(str, enum.Enum):
 
     CONFIGMAP = "configmap"  # a data value of argo-rollouts-config: a YAML string
     HELM_VALUES = "helm-values"  # a values tree for the chart: a list of mappings
+    # spec.plugins of an argo-rollouts-manager RolloutManager: a list of mappings the
+    # operator writes into the ConfigMap.
+    ROLLOUT_MANAGER = "rollout-manager"
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,18 @@ class PluginReference:
     name: str
     span: Span  # the key (or the step's `name` value)
     resource: str  # "Rollout demo", "AnalysisTemplate success-rate"
+
+
+@dataclass(frozen=True)
+class DataFileReference:
+    """A file whose whole text becomes one data value of `argo-rollouts-config` (a kustomize
+    `configMapGenerator` `files:` source), read beside the file that names it."""
+
+    path: str  # as written: relative to the folder of the naming file
+    key: str  # the data key, a plugin key
+    span: Span  # the source as written, for findings about the file as a whole
+    group: str  # the ConfigMap the value goes into
+    versions: Versions = field(default_factory=Versions)
 
 
 @dataclass(frozen=True)

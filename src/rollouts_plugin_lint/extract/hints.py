@@ -1,5 +1,6 @@
 """Versions a repository states next to its plugin lists: an Argo CD Application's
-`targetRevision`, a Flux HelmRelease's chart version, a kustomization's install.yaml
+`targetRevision`, a Flux HelmRelease's chart version, a helmfile release's and a k3s/RKE2
+HelmChart's `version`, a RolloutManager's `spec.version`, a kustomization's install.yaml
 release tag, an umbrella chart's Chart.yaml dependency; and the other files such a
 document hands its version to (a kustomization's patches, an Application's valueFiles)."""
 
@@ -55,7 +56,20 @@ def document_versions(root: Node) -> Versions:
         chart = _get(root, "spec", "chart", "spec")
         if _text(_get(chart, "chart")) == CHART_NAME:
             return _chart(_get(chart, "version"), "the HelmRelease chart version")
-    if kind == "Kustomization":
+    if kind == "HelmChart":  # helm.cattle.io/v1, read by the k3s and RKE2 Helm controller
+        spec = _get(root, "spec")
+        if _is_rollouts_chart(_text(_get(spec, "chart"))):
+            return _chart(_get(spec, "version"), "the HelmChart spec.version")
+    if kind == "RolloutManager":
+        # The controller's image tag (argo-rollouts-manager controllers/deployment.go).
+        version_node = _get(root, "spec", "version")
+        version = parse_version(_text(version_node))
+        if version is not None and version_node is not None:
+            line = version_node.start_mark.line + 1
+            return Versions(None, version, f"the RolloutManager spec.version on line {line}")
+    if kind is None and isinstance(releases := _get(root, "releases"), SequenceNode):
+        return _helmfile(releases)
+    if kind in ("Kustomization", None):  # a kustomization.yaml may leave out its kind
         return kustomization_versions(root)
     return Versions()
 
@@ -121,6 +135,25 @@ def value_file_references(root: Node) -> list[tuple[Versions, str]]:
 
 def _items(node: Node | None) -> list[Node]:
     return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def _is_rollouts_chart(chart: str | None) -> bool:
+    """`argo-rollouts`, `argo/argo-rollouts`, `oci://ghcr.io/argoproj/argo-helm/argo-rollouts`."""
+    return chart is not None and chart.rstrip("/").rsplit("/", 1)[-1] == CHART_NAME
+
+
+def _helmfile(releases: SequenceNode) -> Versions:
+    """The chart version of a helmfile's argo-rollouts release; none when its releases of
+    the chart disagree, since the version then belongs to one release, not the document."""
+    found = {
+        _text(_get(release, "version")): _get(release, "version")
+        for release in releases.value
+        if _is_rollouts_chart(_text(_get(release, "chart")))
+    }
+    if len(found) != 1:
+        return Versions()
+    ((_, node),) = found.items()
+    return _chart(node, "the helmfile release version")
 
 
 def _chart(node: Node | None, what: str) -> Versions:

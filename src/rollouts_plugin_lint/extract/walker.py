@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.extract.hints import document_versions
-from rollouts_plugin_lint.extract.positions import Locator, PositionMap, embedded_map
+from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.references import references_in
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
@@ -34,6 +34,7 @@ from rollouts_plugin_lint.model import (
     LINE_BREAK,
     PLUGIN_KEYS,
     ControllerMounts,
+    DataFileReference,
     Finding,
     Origin,
     PluginEntry,
@@ -100,6 +101,8 @@ class Extraction:
     entries: list[PluginEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     references: list[PluginReference] = field(default_factory=list)
+    # Files whose text is a plugin list, for the caller to read (it owns the file system).
+    data_files: list[DataFileReference] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,9 @@ class Walker:
         self.versions = versions or Versions()
         self.forced = forced or Versions()
         self.result = Extraction()
+        # Documentation shows fragments: a top-level plugin key holding a string is the
+        # ConfigMap's `data`, not misplaced Helm values.
+        self.fragments = False
 
     # -- texts and documents -------------------------------------------------------------
 
@@ -225,6 +231,9 @@ class Walker:
         pairs = [(key_text(key), key, value) for key, value in node.value]
         json6902 = _json6902_target(pairs)
         names = {name for name, _, _ in pairs}
+        handled = self._containers(node, document) if not path else set()
+        if not path and self.fragments and _data_fragment(pairs):
+            is_data = True
         if is_data and (
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
@@ -232,6 +241,8 @@ class Walker:
         mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
+            if name in handled:
+                continue
             if name in PLUGIN_KEYS:
                 origin = Origin.CONFIGMAP if is_data else Origin.HELM_VALUES
                 place = _Place(PLUGIN_KEYS[name], origin, group, locator, document.versions,
@@ -255,6 +266,32 @@ class Walker:
             else:
                 children.append((value, child_path, name, name == "data"))
         return children
+
+    def _containers(self, root: MappingNode, document: _Document) -> set[str | None]:
+        """Plugin lists a document holds in a form of its own (a RolloutManager, a kustomize
+        configMapGenerator); returns the top-level keys read here, which the generic walk
+        then leaves alone."""
+        from rollouts_plugin_lint.extract.containers import walk_containers
+
+        return walk_containers(self, root, document)
+
+    def place(
+        self,
+        kind: PluginKind,
+        origin: Origin,
+        group: str,
+        locator: Locator,
+        versions: Versions,
+    ) -> _Place:
+        return _Place(kind, origin, group, locator, versions)
+
+    def walk_data_value(self, key_name: str, text: str, group: str, versions: Versions) -> None:
+        """A whole text that is the data value `key_name` of `argo-rollouts-config`, as a
+        file a kustomize configMapGenerator names; positions are the file's own."""
+        locator = Locator(self.path, tuple(LINE_BREAK.split(text)), FILE)
+        place = _Place(PLUGIN_KEYS[key_name], Origin.CONFIGMAP, group, locator,
+                       versions.merged(self.forced))  # fmt: skip
+        self.list_text(text, FILE, place)
 
     def _unknown_config_keys(
         self, pairs: list[tuple[str | None, Node, Node]], locator: Locator
@@ -425,9 +462,13 @@ class Walker:
 
     def _string_list(self, node: ScalarNode, place: _Place) -> None:
         """A plugin list written as a YAML (or JSON) string, as ConfigMap data values are."""
-        kind = place.kind
         text = scalar_value(node)
-        positions = embedded_map(place.locator.positions, place.locator.lines, node)
+        self.list_text(text, embedded_map(place.locator.positions, place.locator.lines, node),
+                       place)  # fmt: skip
+
+    def list_text(self, text: str, positions: PositionMap, place: _Place) -> None:
+        """The text of a plugin list, wherever it was written (`positions` maps it back)."""
+        kind = place.kind
         locator = Locator(self.path, tuple(LINE_BREAK.split(text)), positions)
         try:
             documents = compose_documents(text)
@@ -576,6 +617,15 @@ class Walker:
                 kind=kind,
             )
         )
+
+
+def _data_fragment(pairs: list[tuple[str | None, Node, Node]]) -> bool:
+    """A mapping with a plugin key that holds a non-empty string: ConfigMap data."""
+    for name, _, value in pairs:
+        text = scalar_value(value) if isinstance(value, ScalarNode) else None
+        if name in PLUGIN_KEYS and isinstance(text, str) and text.strip():
+            return True
+    return False
 
 
 def _json6902_target(pairs: list[tuple[str | None, Node, Node]]) -> str | None:
