@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_a_composite_action_with_the_documented_inputs_and_outputs() -> None:
         "strict",
         "offline",
         "handshake",
+        "require-plugins",
         "sarif-file",
         "args",
         "github-token",
@@ -52,6 +54,7 @@ def test_a_composite_action_with_the_documented_inputs_and_outputs() -> None:
     assert {name: spec["value"] for name, spec in ACTION["outputs"].items()} == {
         "errors": "${{ steps.lint.outputs.errors }}",
         "warnings": "${{ steps.lint.outputs.warnings }}",
+        "notes": "${{ steps.lint.outputs.notes }}",
         "sarif-file": "${{ steps.lint.outputs.sarif-file }}",
     }
 
@@ -215,3 +218,163 @@ def test_the_cache_key_changes_only_when_something_was_downloaded(tmp_path: Path
     (cache / "urls").mkdir()
     (cache / "urls" / ("cd" * 32 + ".json")).write_text("{}")
     assert key() != first
+
+
+def test_inputs_left_at_their_default_pass_no_option_the_config_could_set() -> None:
+    # A default that became a flag would override the repository's config file (flags win).
+    defaults = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
+    for name in ("platform", "strict", "offline", "handshake", "sarif-file", "args"):
+        assert defaults[name] == "", name
+
+
+ARM64_CONFIG = "platform: linux/arm64\n"
+
+
+@pytest.mark.parametrize(
+    ("platform", "mismatch"),
+    [(None, True), ("linux/amd64", False), ("linux/arm64, linux/amd64", False)],
+)
+def test_the_config_files_platform_stands_unless_the_input_is_set(
+    tmp_path: Path, platform: str | None, mismatch: bool
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / ".rollouts-plugin-lint.yaml").write_text(ARM64_CONFIG)
+    (workspace / "values.yaml").write_text(VALUES.replace("gatewayAPI", "argoproj-labs/gw"))
+    given = {} if platform is None else {"platform": platform}  # None: left at its default
+    env = lint_env(tmp_path, offline="true", **given)
+    process, _ = run_script("lint", env, workspace, tmp_path)
+    assert process.returncode == (1 if mismatch else 0), process.stdout + process.stderr
+    assert ("[platform-mismatch]" in process.stdout) is mismatch
+    if mismatch:
+        assert "the controller runs on linux/arm64" in process.stdout
+
+
+def test_the_config_files_strict_stands_when_the_input_is_left_empty(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / ".rollouts-plugin-lint.yaml").write_text("strict: true\n")
+    unpinned = "\n".join(VALUES.replace("gatewayAPI", "argoproj-labs/gw").splitlines()[:-1])
+    (workspace / "values.yaml").write_text(unpinned + "\n")  # missing-sha256: a warning
+    process, _ = run_script("lint", lint_env(tmp_path, offline="true"), workspace, tmp_path)
+    assert "[missing-sha256]" in process.stdout
+    assert process.returncode == 1, process.stdout + process.stderr
+
+
+# --- pins, the README's workflow, and what the outputs promise ---------------------------
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+
+def uses_lines(text: str) -> list[str]:
+    return [
+        line.split("uses:", 1)[1].strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*(- )?uses:", line)
+    ]
+
+
+def test_every_uses_is_pinned_by_commit_sha_with_its_version() -> None:
+    found = uses_lines((ROOT / "action.yml").read_text("utf-8"))
+    assert len(found) == 3
+    assert [line for line in found if not PINNED.match(line)] == []
+
+
+def readme_workflow() -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    start = readme.index("```yaml\n# .github/workflows/rollouts-plugin-lint.yml")
+    return readme[start + len("```yaml\n") : readme.index("```", start + 3)]
+
+
+def test_the_readme_workflow_is_least_privilege_and_pinned() -> None:
+    text = readme_workflow()
+    workflow = YAML(typ="safe").load(text)
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "security-events": "write"}
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    ours = "rollouts-plugin-lint/rollouts-plugin-lint@"
+    others = [line for line in uses_lines(text) if not line.startswith(ours)]
+    assert len(others) == 2 and [line for line in others if not PINNED.match(line)] == []
+    lint = next(s for s in job["steps"] if s.get("uses", "").startswith(ours))
+    assert set(lint["with"]) <= set(ACTION["inputs"])
+
+
+def test_readme_snippets_refer_to_a_ref_that_exists() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    refs = re.findall(r"rollouts-plugin-lint/rollouts-plugin-lint@([^\s#]+)", readme)
+    refs += re.findall(r"^\s*rev: ([^\s#]+)", readme, flags=re.MULTILINE)
+    assert len(refs) == 2
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no refs to look up")
+    for ref in refs:
+        # A clone may hold the branch as origin's only.
+        found = [
+            subprocess.run(
+                ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"],
+                cwd=ROOT,
+                capture_output=True,
+            ).returncode
+            == 0
+            for name in (ref, f"origin/{ref}")
+        ]
+        assert any(found), f"README refers to {ref}, which this repository lacks"
+
+
+def test_the_lint_step_sets_every_output_the_action_declares(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "values.yaml").write_text(VALUES)
+    env = lint_env(tmp_path, offline="true", sarif_file="lint.sarif")
+    _, outputs = run_script("lint", env, workspace, tmp_path)
+    declared = {
+        EXPRESSION.fullmatch(spec["value"]).group(1).rsplit(".", 1)[1]  # type: ignore[union-attr]
+        for spec in ACTION["outputs"].values()
+    }
+    assert declared <= set(outputs), outputs
+    assert int(outputs["notes"]) >= 1  # offline: the location is not verified
+
+
+def test_require_plugins_fails_a_run_that_finds_no_plugin_entry(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "values.yaml").write_text("replicaCount: 2\n")
+    process, _ = run_script("lint", lint_env(tmp_path, offline="true"), workspace, tmp_path)
+    assert process.returncode == 0, process.stderr
+    env = lint_env(tmp_path, offline="true", require_plugins="true")
+    process, _ = run_script("lint", env, workspace, tmp_path)
+    assert process.returncode == 1
+    assert "no plugin entry found in . (1 YAML or JSON file looked at)" in process.stderr
+
+
+ZIZMOR = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+# No release of this action is tagged yet, so the README can only name a branch of it; every
+# other action, in the README and in action.yml, must be pinned by commit SHA.
+ZIZMOR_CONFIG = """\
+rules:
+  unpinned-uses:
+    config:
+      policies:
+        "rollouts-plugin-lint/rollouts-plugin-lint": ref-pin
+"""
+
+
+@pytest.mark.skipif(ZIZMOR is None, reason="zizmor (pip install -e '.[test]') is needed")
+def test_zizmor_finds_nothing_in_the_action_or_the_readme_workflow(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "rollouts-plugin-lint.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(readme_workflow())
+    config = tmp_path / "zizmor.yml"
+    config.write_text(ZIZMOR_CONFIG)
+    done = subprocess.run(
+        [ZIZMOR or "zizmor", "--offline", "--no-progress", "--format", "json",
+         "--config", str(config), str(ROOT / "action.yml"), str(workflow)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")},
+        timeout=300,
+    )  # fmt: skip
+    findings = json.loads(done.stdout or "null")
+    assert findings == [], done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr

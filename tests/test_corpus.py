@@ -72,16 +72,25 @@ MISTAKES = {
     "aburan28__statefulset-step-plugin__manifests__configmap-argo-rollouts-config.yaml": [
         ("unknown-config-key", 6, 3)],
     # The nested form on chart 2.39.1 (targetRevision).
+    # ... and the gatewayapi asset name of before v0.4.0 on v0.6.0 (from the catalog).
     "angelenriquep__infra-k3s__argocd__applications__argo-rollouts@a55e94a.yaml": [
-        ("plugin-list-shape", 26, 11)],
+        ("plugin-list-shape", 26, 11), ("release-asset", 29, 27)],
     # Attempts 2 and 3: a JSON string where a list (or the nested form) belongs.
     "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@f2061f4.yaml": [
         ("plugin-list-shape", 6, 5)],
     "hanazzang__BABAMBA-gitops__platform__argo-rollouts__values@f56ada1.yaml": [
         ("plugin-list-shape", 26, 5)],
     # The nested form (the dependency is chart 2.38.1; unknown here, so the current chart).
+    # ... and the asset name of before v0.4.0 on v0.4.0 (from the catalog).
     "Itamar-Ratson__devsecops__helm__argo-rollouts__values@67c948f.yaml": [
-        ("plugin-list-shape", 21, 5)],
+        ("plugin-list-shape", 21, 5), ("release-asset", 24, 21)],
+    # The gatewayapi asset renamed at v0.4.0, and an underscore where the asset has a
+    # dash: found offline from the catalog (test_corpus_replay proves each is a 404).
+    "Itamar-Ratson__devsecops__helm__argo-rollouts__values@ea1f8c2.yaml": [
+        ("release-asset", 23, 19)],
+    "rohitpotato__k8s-apps__argo-rollouts__config.yaml": [("release-asset", 9, 17)],
+    "sumicare__opentofu-kubernetes-modules__packages__gitops-argo-rollouts__scripts__values"
+    ".yaml": [("release-asset", 254, 17)],
     # sha256 placeholders and a file:///path/to placeholder.
     "jmichalek132__argo-rollouts-k6-plugin__examples__canary-full__configmap-snippet.yaml": [
         ("placeholder", 13, 15), ("placeholder", 17, 15)],
@@ -92,7 +101,9 @@ MISTAKES = {
     "zachaller__argo-rollouts__regional-traffic-demo__examples__argo-rollouts-config.yaml": [
         ("placeholder", 9, 17)],
     # arm64 assets, errors for the default linux/amd64 controller.
-    "MYanello__gateway-api-argo__argo__gw-clusterrole.yaml": [("platform-mismatch", 9, 17)],
+    # (This one also keeps the asset name of before v0.4.0 on v0.4.0.)
+    "MYanello__gateway-api-argo__argo__gw-clusterrole.yaml": [
+        ("platform-mismatch", 9, 17), ("release-asset", 9, 17)],
     "argoproj-labs__rollouts-plugin-trafficrouter-gatewayapi__examples__linkerd__argo-rollouts"
     "-plugin.yaml": [("platform-mismatch", 10, 17)],
     "PlatformRelay__Kaddy__deploy__rollouts__config.yaml": [("platform-mismatch", 36, 17)],

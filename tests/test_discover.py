@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rollouts_plugin_lint.discover import Discovery, might_hold_plugins
-from tests.conftest import Runner
+from tests.conftest import CORPUS, Runner
 
 ENTRY = "controller:\n  trafficRouterPlugins:\n    - name: x\n      location: ''\n"
 
@@ -83,6 +85,50 @@ def test_prefilter(data: bytes, expected: bool) -> None:
     assert might_hold_plugins(data) is expected
 
 
+# The prefilter's pattern on main before it became linear (quadratic in `stepstep...`): the
+# meaning the linear test must keep exactly.
+_QUADRATIC = re.compile(
+    rb"(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin|argo-rollouts-config"
+)
+
+
+def _before(data: bytes) -> bool:
+    quick = b"lugin" in data or b"argo-rollouts-config" in data
+    return quick and _QUADRATIC.search(data) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"canaryStepPlugins", b"metricPlugins", b"trafficRouterPlugin", b"METRICPROVIDERPLUGINS",
+        b"stepXsteplugin", b"steplugin", b"step plugin", b"step-plugin", b"Argo-Rollouts-Config",
+        b"trafficrouterplugin", b"stepmetricplugin", b"pluginstep", b"stePlugin", b"stepPLUGIN",
+        b"x: stepstepstep\ny: metricProviderPlugins", b"\xc4\xb0stepplugin", b"step\xc4\xb0plugin",
+    ],
+)  # fmt: skip
+def test_prefilter_means_what_the_quadratic_pattern_meant(data: bytes) -> None:
+    assert might_hold_plugins(data) is _before(data)
+
+
+def test_prefilter_agrees_with_the_quadratic_pattern_on_every_short_string() -> None:
+    pieces = (b"step", b"metric", b"traffic", b"router", b"plugin", b"Plu", b"gin", b"p", b" ")
+    for count in range(5):
+        for parts in itertools.product(pieces, repeat=count):
+            data = b"lugin:" + b"".join(parts)
+            assert might_hold_plugins(data) is _before(data), data
+
+
+def test_prefilter_accepts_every_corpus_file_it_accepted_before() -> None:
+    files = sorted(path for path in CORPUS.iterdir() if path.is_file())
+    assert files, f"no corpus at {CORPUS}"
+    verdicts = {}
+    for path in files:
+        data = path.read_bytes()
+        verdicts[path.name] = (might_hold_plugins(data), _before(data))
+    assert {name: now for name, (now, before) in verdicts.items() if now != before} == {}
+    assert sum(before for _, before in verdicts.values()) >= 60
+
+
 def test_two_thousand_files_never_need_many_open_files(tmp_path: Path) -> None:
     """Run discovery and extraction in a child limited to 40 open files."""
     for i in range(2000):
@@ -113,13 +159,12 @@ def test_unreadable_files_are_warnings_and_the_rest_is_checked(runner: Runner) -
     ]
 
 
-NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+NOT_READ = "plugin lists in Terraform, shell and template files are not read"
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("README.md", "Markdown"),
         ("main.tf", "Terraform"),
         ("deploy.sh", "shell"),
         ("values.tpl", "template"),
@@ -135,7 +180,11 @@ def test_a_named_file_that_is_not_yaml_gets_one_note_and_no_verdict(
     code, report = runner.json(name)
     assert code == 0
     assert [(f["rule"], f["severity"], f["message"]) for f in report["findings"]] == [
-        ("skipped-file", "note", f"not a YAML or JSON file ({kind}): not checked; {NOT_READ}")
+        (
+            "skipped-file",
+            "note",
+            f"not a YAML, JSON or Markdown file ({kind}): not checked; {NOT_READ}",
+        )
     ]
     assert report["files"] == 0
 
@@ -157,10 +206,11 @@ def test_a_walk_says_how_many_other_files_mention_plugins(runner: Runner) -> Non
     code, out, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
 
     assert code == 1
-    assert json.loads(out)["files"] == 2  # values.yaml and the config file
+    # values.yaml, the config file and the Markdown files, which are read now
+    assert json.loads(out)["files"] == 6
     assert err.splitlines() == [
-        "rollouts-plugin-lint: warning: 4 files are not YAML or JSON but mention a plugin key "
-        f"(2 Markdown, 1 Terraform, 1 shell): not checked; {NOT_READ}"
+        "rollouts-plugin-lint: warning: 2 files are not YAML, JSON or Markdown but mention a "
+        f"plugin key (1 Terraform, 1 shell): not checked; {NOT_READ}"
     ]
 
 

@@ -41,11 +41,37 @@ def test_two_hooks_online_and_offline() -> None:
     assert set(HOOKS) == {"rollouts-plugin-lint", "rollouts-plugin-lint-offline"}
     for hook in HOOKS.values():
         assert hook["language"] == "python"
-        assert hook["entry"].split()[:3] == ["rollouts-plugin-lint", "--format", "text"]
+        assert hook["entry"].split()[:4] == [
+            "rollouts-plugin-lint",
+            "--pre-commit-hook",
+            "--format",
+            "text",
+        ]
+        # pre-commit names every file: the config's `exclude` must still apply.
+        assert "--force-exclude" in hook["entry"].split()
+        # File names follow `--`, so `-root.yaml` is a file and `--output=x.yaml` no option.
+        assert hook["args"] == ["--"]
+        # One process, one report; each plugin downloaded once, no chunks racing for URLs.
+        assert hook["require_serial"] is True
     assert "--offline" not in HOOKS["rollouts-plugin-lint"]["entry"].split()
     assert "--offline" in HOOKS["rollouts-plugin-lint-offline"]["entry"].split()
-    # One process downloads each plugin once; parallel chunks would race for the same URLs.
-    assert HOOKS["rollouts-plugin-lint"]["require_serial"] is True
+
+
+def test_hook_args_without_the_separator_are_a_usage_error(tmp_path: Path) -> None:
+    """A user's `args:` replaces the hooks' `[--]`: the entry's flag catches a lost `--`."""
+    (tmp_path / "values.yaml").write_text("replicaCount: 1\n")
+    entry = HOOKS["rollouts-plugin-lint-offline"]["entry"].split()[1:]
+    base = [sys.executable, "-m", "rollouts_plugin_lint", *entry, "--no-cache"]
+    for args, code in (([], 2), (["--platform", "linux/arm64"], 2), (["--"], 0)):
+        done = subprocess.run(
+            [*base, *args, "values.yaml"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == code, done.stderr
+        if code == 2:
+            assert done.stderr == (
+                "rollouts-plugin-lint: error: the hook's `args` must end with `--`, so that "
+                "no file name is read as an option (e.g. args: [--platform, linux/arm64, --])\n"
+            )
 
 
 CHECKED = [
@@ -57,12 +83,14 @@ CHECKED = [
     "clusters/prod/flux/helmrelease.yaml",
     "overlays/prod/patch-rollouts-config.json",
     "VALUES.YAML",
+    "README.md",
+    "docs/install.markdown",
 ]
-SKIPPED = ["README.md", "values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml"]
+SKIPPED = ["values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml"]
 
 
 @pytest.mark.parametrize("hook_id", sorted(HOOKS))
-def test_files_patterns_take_every_yaml_and_json_file(hook_id: str) -> None:
+def test_files_patterns_take_every_yaml_json_and_markdown_file(hook_id: str) -> None:
     identify = pytest.importorskip("identify.identify", reason="identify comes with pre-commit")
     hook = HOOKS[hook_id]
 
@@ -133,6 +161,15 @@ def test_try_repo_fails_on_a_bad_values_file(tmp_path: Path) -> None:
         "      location: file:///plugins/gatewayAPI\n"
     )
     (project / "README.md").write_text("trafficRouterPlugins: not YAML, not checked\n")
+    # A name that looks like an option, and a file the config excludes.
+    (project / "-root.yaml").write_text(
+        "controller:\n  trafficRouterPlugins:\n    - name: a/b\n      location: ftp://x/p\n"
+    )
+    (project / "vendored").mkdir()
+    (project / "vendored" / "values.yaml").write_text(
+        (project / "deploy" / "values.yaml").read_text()
+    )
+    (project / ".rollouts-plugin-lint.yaml").write_text('exclude: ["vendored/*"]\n')
     _git("init", "-q", cwd=project)
     _git("add", "-A", cwd=project)
     hook_run = ["rollouts-plugin-lint-offline", "--all-files", "--color", "never"]
@@ -149,3 +186,5 @@ def test_try_repo_fails_on_a_bad_values_file(tmp_path: Path) -> None:
     assert re.search(r"rollouts-plugin-lint \(offline\)\.+Failed", output), output
     assert "deploy/values.yaml:3:13: error: plugin name `gatewayAPI`" in output
     assert "[name-format]" in output and "README.md" not in output
+    assert "-root.yaml:4:17: error: " in output and "[location-format]" in output
+    assert "vendored/" not in output

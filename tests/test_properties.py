@@ -174,7 +174,7 @@ def test_data_values_read_as_the_controller_reads_them(
      (16777217.0, "1.6777216e+07"), (-0.0, "-0"), (float("nan"), "NaN")],
 )  # fmt: skip
 def test_numbers_become_strings_the_go_way(number: float, shown: str) -> None:
-    from rollouts_plugin_lint.extract.yamlnodes import go_string
+    from rollouts_plugin_lint.gostrings import go_string
 
     assert go_string(number) == shown
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import pytest
 
 from tests.conftest import SHA, Runner, at
 
-GITHUB = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+GITHUB = "https://github.com/acme/plugin"  # no catalogued plugin: its rules stay out
 GOOD = f"{GITHUB}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
 
 
@@ -421,3 +422,128 @@ def test_a_file_entry_sha256_that_cannot_be_decoded_is_still_an_error(runner: Ru
     runner.write("cm.yaml", text)
     _, report = runner.json("cm.yaml")
     assert {f["rule"] for f in report["findings"]} == {"file-location", "schema", "sha256-ignored"}
+
+
+def findings_at(report: dict) -> list[tuple[str, str, int, int]]:
+    return [(f["rule"], f["severity"], f["line"], f["column"]) for f in report["findings"]]
+
+
+@pytest.mark.parametrize("port", ["70000", "65536", "99999999999999999999", "0000070000"])
+def test_a_port_no_socket_can_have_is_a_location_error(runner: Runner, port: str) -> None:
+    # url.ParseRequestURI takes any digits; the dial refuses (net.LookupPort: 0..65535).
+    location = f"https://plugins.acme.io:{port}/p-linux-amd64"
+    text = configmap(f"- name: a/b\n  location: {location}\n  sha256: {SHA}")
+    runner.write("cm.yaml", text)
+    code, report = runner.json("cm.yaml")
+    assert findings_at(report) == [("location-format", "error", *at(text, location))]
+    assert f"`dial tcp: address {port}: invalid port`" in report["findings"][0]["message"]
+    assert code == 1
+
+
+@pytest.mark.parametrize("port", ["65535", "000443", ""])
+def test_a_port_a_socket_can_have_is_fine(runner: Runner, port: str) -> None:
+    text = configmap(f"- name: a/b\n  location: https://plugins.acme.io:{port}/p\n  sha256: {SHA}")
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert found(report, "location-format") == []
+
+
+@pytest.mark.parametrize(
+    ("location", "source"),
+    [
+        ("file://", "/home/argo-rollouts"),
+        ("file:///", "/"),
+        ("file:///tmp", "/tmp"),
+        ("file:////tmp/", "/tmp"),  # Go's filepath.Clean: one leading slash
+        ("file://plugin-bin", "/home/argo-rollouts/plugin-bin"),
+        ("file:///home/argo-rollouts/plugin-bin/a", "/home/argo-rollouts/plugin-bin/a"),
+    ],
+)
+def test_a_directory_source_is_one_error(runner: Runner, location: str, source: str) -> None:
+    # The controller's mounts are known here, so main also called `/` unmounted.
+    text = (
+        "controller:\n  volumeMounts:\n    - {name: plugins, mountPath: /plugins}\n"
+        f"  trafficRouterPlugins:\n    - name: a/b\n      location: {location}\n"
+    )
+    runner.write("values.yaml", text)
+    code, report = runner.json("values.yaml")
+    assert findings_at(report) == [("location-format", "error", *at(text, location))]
+    assert (
+        f"`failed to copy plugin from {source} to /home/argo-rollouts/plugin-bin/a/b: {source} "
+        "is not a regular file`" in report["findings"][0]["message"]
+    )
+    assert code == 1
+
+
+def test_a_plugin_folder_is_a_directory_once_the_controller_made_it(runner: Runner) -> None:
+    # DownloadPlugins walks trafficRouter, metricProvider, then step plugins (config.go,
+    # v1.9.1) and makes each entry's plugin-bin/<namespace> before copying it.
+    made = "file:///home/argo-rollouts/plugin-bin/zed"
+    later = "file:///home/argo-rollouts/plugin-bin/late"
+    text = (
+        "kind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+        "  stepPlugins: |-\n"
+        f"    - name: q/a\n      location: {made}\n"
+        f"    - name: q/b\n      location: {later}\n"
+        "    - name: late/c\n      location: file:///plugins/c\n"
+        "  trafficRouterPlugins: |-\n"
+        "    - name: zed/t\n      location: file:///plugins/t\n"
+    )
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert found(report, "location-format") == [at(text, made)]
+    assert at(text, later) in found(report, "file-location")
+
+
+@pytest.mark.parametrize(
+    ("value", "decodes"),
+    [("[{secretRef: {name: token}}]", True), ("[{secretRef: {}}]", True), ("x", False)],
+)
+def test_headers_on_a_file_location_are_one_warning_that_they_are_ignored(
+    runner: Runner, value: str, decodes: bool
+) -> None:
+    text = configmap(f"- name: a/b\n  location: file:///plugins/x\n  headersFrom: {value}")
+    runner.write("cm.yaml", text)
+    code, report = runner.json("cm.yaml")
+    expected = [
+        ("file-location", "note", *at(text, "file:///plugins/x")),
+        ("headers-ignored", "warning", *at(text, "headersFrom")),
+    ]
+    if not decodes:  # never used, but a string still cannot fill a list
+        expected.append(("schema", "error", *at(text, value, 2)))
+    assert findings_at(report) == expected
+    assert code == (0 if decodes else 1)
+    # A controller without headersFrom drops the field: only the version gate says so.
+    _, old = runner.json("--controller-version", "v1.7.2", "cm.yaml")
+    assert [f["rule"] for f in old["findings"]] == ["file-location", "version-gate"]
+
+
+@pytest.mark.parametrize("container", [values, configmap])
+def test_a_block_scalar_digest_keeps_its_line_break(runner: Runner, container: Any) -> None:
+    # `sha256: |` is the digest plus "\n": 65 characters, which checkShaOfPlugin never matches.
+    # (Not last in the entry: at the end of a `|-` ConfigMap string there is no line break.)
+    text = container(f"- name: a/b\n  sha256: |\n    {SHA}\n  location: {GOOD}")
+    runner.write("config.yaml", text)
+    code, report = runner.json("config.yaml")
+    finding = only(report, "sha256-format")
+    line, column = at(text, "sha256: |")
+    assert (finding["line"], finding["column"]) == (line, column + len("sha256: "))
+    assert finding["hint"] == f'sha256: "{SHA}"'
+    assert code == 1
+
+
+def test_sha256_pattern_is_exact_on_both_schema_paths() -> None:
+    from rollouts_plugin_lint.checks.schema import _validator, _verdict, entry_schema
+
+    digest = entry_schema()["properties"]["sha256"]
+    for value in (SHA, SHA + "\n", SHA + "\r\n", SHA.upper(), SHA[:-1], " " + SHA):
+        valid = _validator().evolve(schema=digest).is_valid(value)
+        assert _verdict(value, digest) is valid is (value == SHA), repr(value)
+
+
+def test_an_unquoted_number_digest_is_never_a_digest(runner: Runner) -> None:
+    text = configmap(f"- name: a/b\n  location: {GOOD}\n  sha256: 12345")
+    runner.write("cm.yaml", text)
+    _, report = runner.json("cm.yaml")
+    assert found(report, "schema") == found(report, "sha256-format") == [at(text, "12345")]
+    assert "5 characters" in only(report, "sha256-format")["message"]

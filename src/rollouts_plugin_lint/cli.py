@@ -25,6 +25,26 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13
 
 
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}    nothing fails the run
+  {EXIT_FINDINGS}    a finding fails the run: an error, or a warning under --strict (never with
+       --exit-zero)
+  {EXIT_USAGE}    usage or configuration error, a path that does not exist, an unknown rule id
+  {EXIT_INTERNAL}    internal error (please report it with the trace)
+  {EXIT_BROKEN_PIPE}  the reader of stdout went away (`| head -1`), as SIGPIPE would end it
+
+Every rule and its fix: --list-rules, --explain RULE.
+"""
+
+
+# pre-commit appends the file names of a pull request to the hook's `args`: without a
+# `--` between them, a file named `-root.yaml` is an unknown option, and one named
+# `--output=values.yaml` an option that is obeyed. The hooks pass this flag, which makes a
+# missing `--` a usage error.
+PRE_COMMIT_FLAG = "--pre-commit-hook"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 itself; keep its wording short
         self.print_usage(sys.stderr)
@@ -39,9 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         "metricProviderPlugins, stepPlugins) in Helm values, ConfigMaps, Argo CD "
         "Applications, Flux HelmReleases and kustomize patches.",
         argument_default=None,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    add(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or directories (default: .); `-` reads one file from stdin",
+    )
     add(
         "--format",
         choices=("text", "json", "github", "sarif"),
@@ -66,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         default=None,
-        help="warnings fail the run; unreachable locations are errors",
+        help="warnings fail the run (exit 1); unreachable locations are errors",
     )
     add(
         "--lenient",
@@ -125,10 +152,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: .rollouts-plugin-lint.yaml or pyproject.toml "
         "[tool.rollouts-plugin-lint], searched upwards to the repository root)",
     )
+    add(
+        "--select",
+        action="append",
+        metavar="RULE[,RULE]",
+        help="report only these rules, repeatable (ids as --list-rules shows them)",
+    )
+    add(
+        "--ignore",
+        action="append",
+        metavar="RULE[,RULE]",
+        help="do not report these rules, repeatable; wins over --select",
+    )
+    add(
+        "--exit-zero",
+        action="store_true",
+        default=None,
+        help="exit 0 even when findings fail the run (usage errors still exit 2)",
+    )
+    add(
+        "--require-plugins",
+        action="store_true",
+        default=None,
+        help="fail the run (exit 1) when the paths hold no plugin entry at all, e.g. when "
+        "a path or an exclude pattern is wrong",
+    )
+    add(
+        "--statistics",
+        action="store_true",
+        default=None,
+        help="print the number of findings per rule instead of the findings (JSON with "
+        "--format json)",
+    )
+    add(
+        "--stdin-filename",
+        metavar="NAME",
+        help="the path to report for the file read from stdin, also matched by `exclude` "
+        "(implies `-` when no path is given)",
+    )
+    add(
+        "--force-exclude",
+        action="store_true",
+        default=None,
+        help="apply the config's `exclude` to named files and stdin too (pre-commit names "
+        "every file)",
+    )
+    add("--list-rules", action="store_true", help="print every rule id, its severity and summary")
+    add("--explain", metavar="RULE", help="print a rule's documentation, an example and its fix")
     add("--no-color", action="store_true", default=None, help="no colours in text output")
     add("-q", "--quiet", action="count", default=0, help="less output (no notes in text)")
     add("-v", "--verbose", action="count", default=0, help="more output")
     add("--version", action="version", version=f"%(prog)s {__version__}")
+    # The pre-commit hooks' entry: their file names come after `--` (see PRE_COMMIT_FLAG).
+    add(PRE_COMMIT_FLAG, action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -149,7 +225,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _guarded_main(argv: Sequence[str] | None, in_actions: bool) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    options = words[: words.index("--")] if "--" in words else words
+    if PRE_COMMIT_FLAG in options and "--" not in words:
+        print(
+            "rollouts-plugin-lint: error: the hook's `args` must end with `--`, so that no "
+            "file name is read as an option (e.g. args: [--platform, linux/arm64, --])",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    args = build_parser().parse_args(words)
+    if args.list_rules or args.explain is not None:
+        from rollouts_plugin_lint.explain import explain_rule, list_rules
+
+        if args.list_rules:
+            sys.stdout.write(list_rules())
+            return EXIT_OK
+        try:
+            sys.stdout.write(explain_rule(args.explain))
+        except KeyError as error:
+            print(f"rollouts-plugin-lint: error: {printable(error.args[0], None)}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
     try:
         return _run(args, in_actions)
     except KeyboardInterrupt:
@@ -186,17 +283,18 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     from rollouts_plugin_lint.report import write_report
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.report.sarif import write_sarif
+    from rollouts_plugin_lint.report.statistics import write_statistics
     from rollouts_plugin_lint.settings import UsageError, load_settings
 
     flags = {
         key.replace("_", "-"): value
         for key, value in vars(args).items()
-        if key not in ("quiet", "verbose")
+        if key not in ("quiet", "verbose", "list_rules", "explain", "pre_commit_hook")
     }
     flags["verbosity"] = args.verbose - args.quiet
     try:
         settings = load_settings(flags)
-        missing = [path for path in settings.paths if not os.path.lexists(path)]
+        missing = [p for p in settings.paths if p != "-" and not os.path.lexists(p)]
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
     except UsageError as error:
@@ -207,12 +305,24 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
         result = run(settings, progress=progress)
     for warning in result.warnings:
         print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
-    if settings.output is None:
+    if settings.statistics:
+        write_statistics(result, settings, sys.stdout)
+    elif settings.output is None:
         write_report(result, settings, sys.stdout)
     for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
         if path is not None and not _write_file(path, writer, result, settings, in_actions):
             return EXIT_USAGE
-    return EXIT_FINDINGS if any(settings.fails(f) for f in result.findings) else EXIT_OK
+    failed = any(settings.fails(f) for f in result.findings)
+    if settings.require_plugins and not result.entries:
+        paths = " ".join(settings.paths)
+        files = f"{result.files} YAML or JSON file{'s' if result.files != 1 else ''}"
+        print(
+            f"rollouts-plugin-lint: error: no plugin entry found in {printable(paths, None)} "
+            f"({files} looked at), and --require-plugins asks for one",
+            file=sys.stderr,
+        )
+        failed = True
+    return EXIT_FINDINGS if failed and not settings.exit_zero else EXIT_OK
 
 
 def _write_file(
@@ -220,9 +330,32 @@ def _write_file(
 ) -> bool:
     try:
         # A workflow may print the file (`cat report.txt`): it is guarded like stdout.
-        with open(path, "w", encoding="utf-8", errors="backslashreplace") as stream:
+        with _open_report_file(path) as stream:
             writer(result, settings, GuardedStream(stream, in_actions))
     except OSError as error:
-        print(f"rollouts-plugin-lint: error: {path}: {error.strerror}", file=sys.stderr)
+        where = printable(path, None)
+        print(f"rollouts-plugin-lint: error: {where}: {error.strerror}", file=sys.stderr)
         return False
     return True
+
+
+def _open_report_file(path: str) -> TextIO:
+    """`path`, created or emptied for writing, never through a symbolic link below the
+    working directory (the checkout): one committed under the report's name, or a folder
+    on its way, would aim the report, whose first words are a file name the pull request
+    chose, at any file the job can write (a `.pth` file makes it code Python runs)."""
+    given = os.path.join(os.path.realpath(os.getcwd()), path)
+    if os.path.islink(given) or _resolves_elsewhere(os.path.dirname(given)):
+        raise OSError(0, "is a symbolic link, or lies behind one in the checkout: not written")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    return open(os.open(given, flags, 0o666), "w", encoding="utf-8", errors="backslashreplace")
+
+
+def _resolves_elsewhere(folder: str) -> bool:
+    """Whether `folder`, when it lies in the working directory, goes through a link (or
+    through a `..` that a link would take elsewhere)."""
+    cwd = os.path.realpath(os.getcwd())
+    lexical = os.path.normpath(folder)
+    if lexical != cwd and not lexical.startswith(cwd.rstrip("/") + "/"):
+        return False  # named outside the checkout by the workflow itself
+    return os.path.normcase(os.path.realpath(folder)) != os.path.normcase(lexical)

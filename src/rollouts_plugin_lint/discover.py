@@ -4,7 +4,8 @@ that only files that can hold plugin configuration are ever parsed.
 Everything below a named path comes with the pull request and is hostile: a folder that
 looks like a git repository, symbolic links out of the checkout, files of any size. So git
 only ever runs on the real repository (found by its `.git` entry, which no commit can
-contain), no link is followed out of the repository, and no read exceeds MAX_FILE_BYTES.
+contain), no link is followed out of the repository or into its git directory, and no
+read exceeds MAX_FILE_BYTES.
 
 Paths stay plain strings here: a large repository has tens of thousands of files and
 pathlib objects cost more than reading most of them."""
@@ -14,26 +15,30 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import posixpath
 import re
 import stat
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rollouts_plugin_lint.model import Finding, Severity, Span
 
+STDIN = "-"  # a path that means: read one file from stdin
 # Discovery owns the read bound: a bigger file is never read, only reported.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 # Files of other kinds are only counted, never checked: a smaller bound keeps that cheap.
 _MAX_COUNTED_BYTES = 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# Text files that can hold a plugin list we do not read (a README's example, a Terraform
-# helm_release, a shell heredoc, a template rendered elsewhere). A walk counts those that
-# mention a plugin key, so the run can say what it did not check.
+# Files read: YAML and JSON, and Markdown for the YAML code blocks of plugin docs.
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown")
+# Text files that can hold a plugin list we do not read (a Terraform helm_release, a shell
+# heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
+# so the run can say what it did not check.
 OTHER_TEXT_KINDS = {
-    ".md": "Markdown", ".markdown": "Markdown",
     ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
     ".sh": "shell", ".bash": "shell",
     ".txt": "text",
@@ -41,8 +46,8 @@ OTHER_TEXT_KINDS = {
     ".jsonnet": "Jsonnet", ".libsonnet": "Jsonnet",
     ".cue": "CUE", ".nix": "Nix",
 }  # fmt: skip
-_WALKED_SUFFIXES = YAML_SUFFIXES + tuple(OTHER_TEXT_KINDS)
-_NOT_READ = "plugin lists in Markdown, Terraform and shell files are not read"
+_WALKED_SUFFIXES = READ_SUFFIXES + tuple(OTHER_TEXT_KINDS)
+_NOT_READ = "plugin lists in Terraform, shell and template files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -51,37 +56,51 @@ SKIPPED_DIRS = frozenset(
     }
 )  # fmt: skip
 
-# Cheap first: every key we care about contains "lugin" (Plugin, plugin) except the
-# ConfigMap's own name. Then the precise pattern: the three keys, their near misses
-# (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name.
+# Cheap first: every key we care about contains "lugin" (Plugin, plugin; a RolloutManager's
+# `plugins:`) except the ConfigMap's own name. Then the precise test: the three keys, their
+# near misses (canaryStepPlugins, metricPlugins, trafficRouterPlugin) and the ConfigMap name,
+# in any case, the resources that use plugins by name (a Rollout's `plugins:`, a metric's
+# `plugin:`) and the RolloutManager that configures them. It accepts what
+# `(?i)(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin` accepts, a run of
+# letters with a key head and then "plugin", but linearly: that regex retried its unbounded
+# gap from every head, quadratic in `lugin` + `stepstep...`. Here a match starts only where
+# a run of letters starts, goes to the run's first head (the one that ends first: no head
+# holds another) and then to the first "plugin" after it; the longer heads begin with
+# `traffic` and `metric`, so those two stand for them.
 _QUICK = (b"lugin", b"argo-rollouts-config")
-# Searched in lowercased bytes, from just before each "plugin": the same matches as the
-# case-insensitive pattern over the whole file, which tried every byte (4 ms for a
-# 40 KB Grafana file that only says "plugins").
-_KEY = re.compile(rb"(?:trafficrouter|metricprovider|metric|step|traffic)[a-z]*plugin")
-_KEY_WINDOW = 64
+_CONFIGMAP_NAME = b"argo-rollouts-config"
+_KEY_IN_A_RUN = re.compile(
+    rb"(?<![a-z])(?:(?!step|metric|traffic)[a-z])*(?:step|metric|traffic)(?:(?!plugin)[a-z])*plugin"
+)
+_USES_PLUGINS = re.compile(
+    rb"kind[\"']?[ \t]*:[ \t]*[\"']?"
+    rb"(?:Rollout|RolloutManager|(?:Cluster)?AnalysisTemplate|AnalysisRun)\b"
+)
 
 
 def might_hold_plugins(data: bytes) -> bool:
     if not any(quick in data for quick in _QUICK):
         return False
-    lowered = data.lower()
-    if b"argo-rollouts-config" in lowered:
-        return True
-    position = lowered.find(b"plugin")
-    while position >= 0:
-        start = max(0, position - _KEY_WINDOW)
-        if _KEY.search(lowered, start, position + 6):
-            return True
-        if start > 0 and lowered[start : start + 1].isalpha():
-            # The letters before this "plugin" begin before the window: search it all.
-            return _KEY.search(lowered) is not None
-        position = lowered.find(b"plugin", position + 1)
-    return False
+    lowered = data.lower()  # ASCII letters only, as (?i) does for bytes
+    return (
+        _CONFIGMAP_NAME in lowered
+        or _KEY_IN_A_RUN.search(lowered) is not None
+        or _USES_PLUGINS.search(data) is not None
+    )
 
 
 class FileTooLarge(OSError):
     """A file above the read bound: reported, never read."""
+
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
+
+
+def might_give_versions(path: str, data: bytes) -> bool:
+    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
+    applies to plugin lists in other files, so it is read without a plugin key."""
+    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,7 @@ class Candidate:
     path: str
     display_path: str
     data: bytes
+    boundary: str = "/"  # the folder no file it names may leave (see `_Root`)
 
 
 @dataclass(frozen=True)
@@ -110,26 +130,48 @@ class _Root:
     repository: Repository | None = None
 
     def holds(self, real: str) -> bool:
-        return real == self.boundary or real.startswith(self.boundary.rstrip("/") + "/")
+        # The git directory lies inside the work tree but holds none of the pull request's
+        # files, and actions/checkout keeps the token in its config.
+        if self._in_git_dir(real):
+            return False
+        return _below(real, self.boundary)
 
-    def outside_message(self) -> str:
+    def outside_message(self, real: str) -> str:
+        if self._in_git_dir(real):
+            return (
+                "symbolic link leading into the repository's git directory: not followed, not read"
+            )
         return f"symbolic link leading outside {self.within}: not followed, not read"
+
+    def _in_git_dir(self, real: str) -> bool:
+        return self.repository is not None and _below(real, self.repository.git_dir)
+
+
+def _below(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 @dataclass
 class Discovery:
     """Iterating yields the files worth parsing, reading each file once and holding no file
-    open between steps. `scanned` counts every YAML or JSON file looked at; `skipped` holds
-    one `skipped-file` finding per file that was not read (unreadable, oversized, a link out
-    of the repository, a named file that is not YAML); `not_checked` counts, by kind, the
-    walked files of other kinds that mention a plugin key."""
+    open between steps. `scanned` counts every YAML, JSON or Markdown file looked at;
+    `skipped` holds one `skipped-file` finding per file that was not read (unreadable,
+    oversized, a link out of the repository, a named file of a kind not read);
+    `not_checked` counts, by kind, the walked files of other kinds that mention a plugin
+    key, except those a checked file reads (`read_referenced`)."""
 
     paths: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     cwd: str = field(default_factory=os.getcwd)
+    # Named files and stdin honour `exclude` too (pre-commit names every file).
+    force_exclude: bool = False
+    stdin_name: str = "-"  # the path findings in the file read from stdin (`-`) carry
     scanned: int = 0
     skipped: list[Finding] = field(default_factory=list)
     not_checked: Counter[str] = field(default_factory=Counter)
+    # Files a checked file reads (kustomize generator sources): never counted as not checked.
+    _referenced: set[str] = field(default_factory=set)
+    _counted: dict[str, str] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Candidate]:
         cwd = os.path.abspath(self.cwd)
@@ -137,12 +179,17 @@ class Discovery:
         seen: set[str] = set()
         repositories: dict[str, Repository | None] = {}
         for raw in self.paths:
+            if raw == STDIN:
+                if STDIN not in seen:
+                    seen.add(STDIN)
+                    yield from self._read_stdin()
+                continue
             given = os.path.normpath(os.path.join(cwd, raw))
             lexical = _on_real_cwd(given, cwd, real_cwd)
             if os.path.isdir(lexical):
                 root = _resolve(lexical, lexical, real_cwd, repositories)
                 if not root.holds(root.real):
-                    self._skip(display_path(given, cwd, raw), root.outside_message())
+                    self._skip(display_path(given, cwd, raw), root.outside_message(root.real))
                     continue
                 for relative in walk_directory(root.real, root.repository):
                     found = os.path.normpath(os.path.join(raw, relative))
@@ -157,14 +204,16 @@ class Discovery:
                         yield from self._look_at(source, absolute, found, cwd, root)
             else:
                 # Named explicitly (pre-commit does this): checked whatever the folder, but
-                # only if it is YAML or JSON and stays inside the repository.
+                # only if it is a kind we read and stays inside the repository.
                 display = display_path(given, cwd, raw)
-                if not raw.lower().endswith(YAML_SUFFIXES):
+                if self.force_exclude and self.exclude and self._excluded(display):
+                    continue
+                if not raw.lower().endswith(READ_SUFFIXES):
                     self._skip(display, _not_yaml_message(raw), Severity.NOTE)
                     continue
                 root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
                 if not root.holds(root.real):
-                    self._skip(display, root.outside_message())
+                    self._skip(display, root.outside_message(root.real))
                 elif root.real not in seen:
                     seen.add(root.real)
                     self.scanned += 1
@@ -180,22 +229,73 @@ class Discovery:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
         files = "file is" if total == 1 else "files are"
         return (
-            f"{total} {files} not YAML or JSON but mention a plugin key ({kinds}): "
+            f"{total} {files} not YAML, JSON or Markdown but mention a plugin key ({kinds}): "
             f"not checked; {_NOT_READ}"
         )
+
+    def _read_stdin(self) -> Iterator[Candidate]:
+        """The one file read from stdin, under the same bound as any other; `stdin_name`
+        names it in findings and for `exclude`, and finds the Chart.yaml beside it."""
+        if self.force_exclude and self.exclude and self._excluded(self.stdin_name):
+            return
+        self.scanned += 1
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            self._skip(self.stdin_name, f"stdin is larger than {MAX_FILE_BYTES // (1024 * 1024)} "
+                                        "MiB; not read")  # fmt: skip
+        elif might_hold_plugins(data):
+            yield Candidate(self.stdin_name, self.stdin_name, data)
 
     def _look_at(
         self, source: str, absolute: str, found: str, cwd: str, root: _Root
     ) -> Iterator[Candidate]:
         kind = OTHER_TEXT_KINDS.get(os.path.splitext(source)[1].lower())
         if kind is not None:
-            if _mentions_plugins(source):
+            if source not in self._referenced and _mentions_plugins(source):
                 self.not_checked[kind] += 1
+                self._counted[source] = kind
             return
         self.scanned += 1
         candidate = self._read(source, display_path(absolute, cwd, found), root, followed=False)
         if candidate is not None:
             yield candidate
+
+    def read_referenced(
+        self, candidate: Candidate, relative: str, span: Span
+    ) -> tuple[str, bytes] | Finding:
+        """A file that `candidate` names (a kustomize `files:` source), as (display path,
+        bytes), or the finding that says why it was not read. kustomize's default load
+        restrictor (LoadRestrictionsRootOnly) takes files inside the kustomization's folder
+        only, and no link is followed out of the repository."""
+        shown = relative if len(relative) <= 200 else relative[:197] + "..."
+        folder = os.path.realpath(os.path.dirname(candidate.path))
+        real = os.path.realpath(os.path.join(folder, relative))
+        inside = _Root(real, folder, "the kustomization's folder")
+        if not inside.holds(real) or real == folder:
+            return _reference_finding(
+                span, f"`{shown}` is outside the kustomization's folder, which kustomize "
+                      "refuses by default; not read")  # fmt: skip
+        if not _Root(real, candidate.boundary, "").holds(real):
+            return _reference_finding(span, f"`{shown}` leads outside the repository; not read")
+        try:
+            data = read_regular_file(real)
+        except FileTooLarge:
+            return _reference_finding(
+                span, f"`{shown}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read"
+            )
+        except OSError as error:
+            return _reference_finding(
+                span, f"cannot read `{shown}`: {error.strerror or error}; kustomize fails too"
+            )
+        self._referenced.add(real)
+        kind = self._counted.pop(real, None)
+        if kind is not None:
+            self.not_checked[kind] -= 1
+            if not self.not_checked[kind]:
+                del self.not_checked[kind]
+        display = posixpath.normpath(posixpath.join(posixpath.dirname(candidate.display_path),
+                                                    relative.replace(os.sep, "/")))  # fmt: skip
+        return display, data
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
         """`followed`: `source` is already resolved and inside the root."""
@@ -208,7 +308,7 @@ class Discovery:
                 # A walked name that is a symbolic link: read its target only inside.
                 target = os.path.realpath(source)
                 if not root.holds(target):
-                    self._skip(display, root.outside_message())
+                    self._skip(display, root.outside_message(target))
                     return None
                 data = read_regular_file(target)
         except FileTooLarge:
@@ -218,7 +318,9 @@ class Discovery:
         except OSError as error:
             self._skip(display, f"cannot read file: {error.strerror or error}")
             return None
-        return Candidate(source, display, data) if might_hold_plugins(data) else None
+        if might_hold_plugins(data) or might_give_versions(source, data):
+            return Candidate(source, display, data, root.boundary)
+        return None
 
     def _skip(self, display: str, message: str, severity: Severity = Severity.WARNING) -> None:
         self.skipped.append(Finding("skipped-file", severity, Span.point(display, 1), message))
@@ -229,6 +331,10 @@ class Discovery:
             fnmatch.fnmatch(display, pattern) or fnmatch.fnmatch(name, pattern)
             for pattern in self.exclude
         )
+
+
+def _reference_finding(span: Span, message: str) -> Finding:
+    return Finding("skipped-file", Severity.WARNING, span, message)
 
 
 def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
@@ -245,7 +351,7 @@ def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
 def _not_yaml_message(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
-    return f"not a YAML or JSON file ({kind}): not checked; {_NOT_READ}"
+    return f"not a YAML, JSON or Markdown file ({kind}): not checked; {_NOT_READ}"
 
 
 def _resolve(

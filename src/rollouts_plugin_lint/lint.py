@@ -10,15 +10,25 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rollouts_plugin_lint.checks import check_entries
 from rollouts_plugin_lint.checks.locations import LocationError, parse_request_uri
-from rollouts_plugin_lint.discover import Discovery, read_regular_file
+from rollouts_plugin_lint.checks.references import check_references
+from rollouts_plugin_lint.discover import (
+    Candidate,
+    Discovery,
+    might_give_versions,
+    might_hold_plugins,
+    read_regular_file,
+)
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     Finding,
+    Platform,
     PluginEntry,
+    PluginReference,
     ProgressCallback,
     Severity,
     Span,
@@ -26,13 +36,16 @@ from rollouts_plugin_lint.model import (
 from rollouts_plugin_lint.settings import Settings
 from rollouts_plugin_lint.versions import Versions
 
+if TYPE_CHECKING:
+    from rollouts_plugin_lint.inspect.handshake import HandshakeResult
+
 # A location with one of these findings is not worth a request: it cannot work, or
 # fetching it would send someone's credentials.
 _NOT_FETCHED = {"location-format", "not-a-download-url", "credentials-in-url", "placeholder"}
-# Download verdicts a placeholder in `sha256` makes meaningless.
-_CAUSED_BY_PLACEHOLDER = {"checksum-mismatch"}
-# Guesses from the URL that a download verdict replaces.
-_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive"}
+# Guesses from the URL that a download verdict replaces; the catalog's release facts are
+# among them: what GitHub serves, or its release listing says, is the truth.
+_SUPERSEDED_BY_DOWNLOAD = {"platform-mismatch", "archive", "release-tag", "release-asset"}
+_SETTLED_BY_LISTING = {"release-tag", "release-asset"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -45,6 +58,8 @@ class LintResult:
     sources: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # by location
     facts: dict[str, BinaryFacts] = field(default_factory=dict)  # by location
+    # What --handshake saw, by the span of the entry it started the binary for.
+    handshakes: dict[Span, HandshakeResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # about the run, not the files
 
     def count(self, severity: Severity) -> int:
@@ -58,28 +73,53 @@ def run(
     progress: ProgressCallback | None = None,
 ) -> LintResult:
     result = LintResult()
-    discovery = Discovery(settings.paths, settings.exclude, str(cwd or Path.cwd()))
+    discovery = Discovery(
+        settings.paths,
+        settings.exclude,
+        str(cwd or Path.cwd()),
+        force_exclude=settings.force_exclude,
+        stdin_name=settings.stdin_filename or "-",
+    )
     texts: dict[str, bytes] = {}
     findings: list[Finding] = []
+    references: list[PluginReference] = []
     charts = _ChartVersions()
     forced = settings.versions
-    for candidate in discovery:
+    candidates = list(discovery)
+    with_plugins = [candidate for candidate in candidates if might_hold_plugins(candidate.data)]
+    context = _version_context(discovery, candidates, with_plugins) if with_plugins else {}
+    for candidate in with_plugins:
         # Imported on the first file that passes the prefilter: the extract stage with
         # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
         # that mentions no plugin key, and that call never parses anything.
-        from rollouts_plugin_lint.extract import extract_file
+        from rollouts_plugin_lint.extract import extract_data_file, extract_file
 
-        beside = charts.beside(candidate.path) if not forced.chart else None
-        extraction = extract_file(candidate.display_path, candidate.data, beside, forced)
+        beside = charts.beside(candidate.path) if not forced.chart else Versions()
+        known = beside.merged(context.get(candidate.path, Versions()))
+        extraction = extract_file(candidate.display_path, candidate.data, known, forced)
         result.entries.extend(extraction.entries)
         findings.extend(extraction.findings)
-        if extraction.entries or extraction.findings:
+        references.extend(extraction.references)
+        if extraction.entries or extraction.findings or extraction.references:
             texts[candidate.display_path] = candidate.data
+        for data_file in extraction.data_files:
+            read = discovery.read_referenced(candidate, data_file.path, data_file.span)
+            if isinstance(read, Finding):
+                findings.append(read)
+                texts[candidate.display_path] = candidate.data
+                continue
+            display, data = read
+            inner = extract_data_file(display, data, data_file)
+            result.entries.extend(inner.entries)
+            findings.extend(inner.findings)
+            texts[display] = data
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
     if not_checked:
         result.warnings.append(not_checked)
-    findings.extend(check_entries(result.entries, settings.platforms))
+    for platforms, entries in _by_platforms(result.entries, settings):
+        findings.extend(check_entries(entries, platforms))
+    findings.extend(check_references(result.entries, references))
     result.files = discovery.scanned
     # No entries, nothing to download or look up in the cache: skip importing the stage.
     # Offline without a cache it still runs: every location it cannot prove gets its note.
@@ -87,7 +127,7 @@ def run(
         with tempfile.TemporaryDirectory(prefix="rollouts-plugin-lint-") as scratch:
             findings = _verify_downloads(result, findings, settings, Path(scratch), environ,
                                          progress)  # fmt: skip
-    result.findings = _finalize(findings, settings)
+    result.findings = _finalize(findings, result.entries, settings, texts)
     pointed_at = {finding.span.path for finding in result.findings}
     result.sources = {
         path: data.decode("utf-8", "replace") for path, data in texts.items() if path in pointed_at
@@ -122,9 +162,10 @@ def _verify_downloads(
     for entry in entries:
         artifact = report.artifacts[entry.location or ""]
         facts = result.facts.get(entry.location or "")
-        verdicts.extend(check_artifact(entry, artifact, facts, settings.platforms))
+        platforms = settings.platforms_for(entry.span.path)
+        verdicts.extend(check_artifact(entry, artifact, facts, platforms))
         if settings.handshake and artifact.path and _runs_here(artifact, facts):
-            verdicts.extend(_handshake(entry, artifact.path, settings.timeout))
+            verdicts.extend(_handshake(entry, artifact.path, settings.timeout, result))
     if not settings.offline:  # only a run with network adds to the cache
         report.trim_cache(settings.cache_max_size)
     # A file we downloaded and looked at settles what the URL only suggested.
@@ -134,21 +175,15 @@ def _verify_downloads(
         if (entry.location or "") in result.facts
         and report.artifacts[entry.location or ""].downloaded
     }
-    # A placeholder digest says nothing to compare; the placeholder finding says it all.
-    unfilled = {f.span for f in findings if f.rule == "placeholder"}
-    verdicts = [
-        v for v in verdicts
-        if not (v.rule in _CAUSED_BY_PLACEHOLDER and _sha256_span(v, entries) in unfilled)
-    ]  # fmt: skip
-    refused = {finding.span for finding in verdicts if finding.rule == "download-failed"}
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
+    listed = {span for span, url in location_at.items() if report.artifacts[url].release}
     kept = []
     for finding in findings:
         if finding.rule in _SUPERSEDED_BY_DOWNLOAD and finding.span in judged:
             continue
-        if finding.rule == "version-gate" and finding.span in refused:
-            continue  # "no status check" on a location whose download-failed says so
+        if finding.rule in _SETTLED_BY_LISTING and finding.span in listed:
+            continue  # download-failed gives the listing's answer
         if finding.rule == "missing-sha256" and finding.span in location_at:
             artifact = report.artifacts[location_at[finding.span]]
             hint = None if finding.span in failed else pin_hint(artifact)
@@ -156,6 +191,34 @@ def _verify_downloads(
                 finding = replace(finding, hint=f"pin the file checked just now: {hint}")
         kept.append(finding)
     return kept + verdicts
+
+
+def _by_platforms(
+    entries: list[PluginEntry], settings: Settings
+) -> list[tuple[tuple[Platform, ...], list[PluginEntry]]]:
+    """The entries grouped by the platforms their file's controller runs on (`overrides:`).
+    A file's entries share them, so each ConfigMap or values document is checked whole."""
+    if not any(override.platforms for override in settings.overrides):
+        return [(settings.platforms, entries)]
+    groups: dict[tuple[Platform, ...], list[PluginEntry]] = {}
+    for entry in entries:
+        groups.setdefault(settings.platforms_for(entry.span.path), []).append(entry)
+    return list(groups.items())
+
+
+def _version_context(
+    discovery: Discovery, candidates: list[Candidate], with_plugins: list[Candidate]
+) -> dict[str, Versions]:
+    """The versions other files (kustomizations, Argo CD apps) hand to files with plugin
+    lists, by candidate path."""
+    from rollouts_plugin_lint.extract.context import checked_roots, version_context
+
+    return version_context(
+        ((c.path, c.data) for c in candidates if might_give_versions(c.path, c.data)),
+        (candidate.path for candidate in with_plugins),
+        checked_roots(discovery.paths, discovery.cwd),
+        discovery.cwd,
+    )
 
 
 class _ChartVersions:
@@ -200,11 +263,14 @@ def _runs_here(artifact: Artifact, facts: BinaryFacts | None) -> bool:
     )
 
 
-def _handshake(entry: PluginEntry, binary: Path, timeout: float) -> list[Finding]:
+def _handshake(
+    entry: PluginEntry, binary: Path, timeout: float, result: LintResult
+) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_handshake
     from rollouts_plugin_lint.inspect.handshake import probe
 
-    return list(check_handshake(entry, probe(binary, entry.kind, timeout)))
+    probed = result.handshakes[entry.span] = probe(binary, entry.kind, timeout)
+    return list(check_handshake(entry, probed))
 
 
 def _worth_fetching(entry: PluginEntry, not_fetched: set[Span]) -> bool:
@@ -219,21 +285,26 @@ def _worth_fetching(entry: PluginEntry, not_fetched: set[Span]) -> bool:
     return entry.span_of("location") not in not_fetched
 
 
-def _sha256_span(verdict: Finding, entries: list[PluginEntry]) -> Span | None:
-    for entry in entries:
-        if entry.span_of("location") == verdict.span:
-            return entry.span_of("sha256")
-    return None
-
-
 def _pinned(sha256: str | None) -> str | None:
     return sha256 if sha256 is not None and _HEX64.fullmatch(sha256) else None
 
 
-def _finalize(findings: list[Finding], settings: Settings) -> list[Finding]:
-    """Apply the policy, drop exact repeats, sort by file and position."""
+def _finalize(
+    findings: list[Finding],
+    entries: list[PluginEntry],
+    settings: Settings,
+    texts: Mapping[str, bytes],
+) -> list[Finding]:
+    """Apply the inline suppressions, keep one finding per root cause, apply the policy,
+    drop exact repeats, sort by file and position. A finding suppressed or turned off by
+    the policy causes nothing: what it would make redundant stays."""
+    from rollouts_plugin_lint.checks.causes import root_causes
+    from rollouts_plugin_lint.suppressions import apply_suppressions
+
+    unsuppressed = apply_suppressions(findings, texts)
+    shown = [finding for finding in unsuppressed if settings.apply_policy(finding) is not None]
     kept: dict[tuple[str, Span, str], Finding] = {}
-    for finding in findings:
+    for finding in root_causes(shown, entries):
         decided = settings.apply_policy(finding)
         if decided is not None:
             kept[(decided.rule, decided.span, decided.message)] = decided

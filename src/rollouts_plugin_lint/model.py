@@ -49,6 +49,9 @@ class Origin(str, enum.Enum):
 
     CONFIGMAP = "configmap"  # a data value of argo-rollouts-config: a YAML string
     HELM_VALUES = "helm-values"  # a values tree for the chart: a list of mappings
+    # spec.plugins of an argo-rollouts-manager RolloutManager: a list of mappings the
+    # operator writes into the ConfigMap.
+    ROLLOUT_MANAGER = "rollout-manager"
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,29 @@ class PluginEntry:
 
 
 @dataclass(frozen=True)
+class PluginReference:
+    """A place that uses a plugin by name: a Rollout's `trafficRouting.plugins.<name>` or
+    canary step `plugin.name`, an analysis metric's `provider.plugin.<name>`."""
+
+    kind: PluginKind
+    name: str
+    span: Span  # the key (or the step's `name` value)
+    resource: str  # "Rollout demo", "AnalysisTemplate success-rate"
+
+
+@dataclass(frozen=True)
+class DataFileReference:
+    """A file whose whole text becomes one data value of `argo-rollouts-config` (a kustomize
+    `configMapGenerator` `files:` source), read beside the file that names it."""
+
+    path: str  # as written: relative to the folder of the naming file
+    key: str  # the data key, a plugin key
+    span: Span  # the source as written, for findings about the file as a whole
+    group: str  # the ConfigMap the value goes into
+    versions: Versions = field(default_factory=Versions)
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     severity: Severity
@@ -152,6 +178,9 @@ class Finding:
     hint: str | None = None
     plugin: str | None = None
     kind: PluginKind | None = None
+    # The entry field the finding is about: the field at its node, the field a missing-field
+    # finding misses, the field a misspelled key stands for. Read by checks/causes.py.
+    field: str | None = None
 
     @property
     def sort_key(self) -> tuple[Any, ...]:

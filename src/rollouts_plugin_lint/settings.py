@@ -4,6 +4,7 @@ policy. Every cross-option check lives here and fails as a usage error (exit 2).
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import math
 import os
 import sys
@@ -25,8 +26,10 @@ OUTPUT_FORMATS = ("text", "json", "github", "sarif")
 KNOWN_OSES = ("linux", "darwin", "windows", "freebsd")
 KNOWN_ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
 CONFIG_FILE_NAMES = (".rollouts-plugin-lint.yaml", ".rollouts-plugin-lint.yml")
+PYPROJECT_TABLE = "rollouts-plugin-lint"  # [tool.rollouts-plugin-lint]
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+MAX_CONFIG_BYTES = MIB
 # Bounds on what a flag or the config file (written by whoever opens the pull request) can
 # ask of the runner: (smallest, largest) of each network setting.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -41,6 +44,23 @@ DEFAULT_DEADLINE = 300.0
 
 class UsageError(Exception):
     """A bad flag, config file or combination: exit code 2."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """Settings for the files some globs match (`overrides:` in the config): one repository
+    can hold a kind cluster on arm64 and production on amd64."""
+
+    paths: tuple[str, ...]  # globs, matched like `exclude` against the reported path
+    platforms: tuple[Platform, ...] | None = None
+    severities: Mapping[str, Severity | None] = field(default_factory=dict)
+
+    def matches(self, path: str) -> bool:
+        name = os.path.basename(path)
+        return any(
+            fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(name, pattern)
+            for pattern in self.paths
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,14 @@ class Settings:
     optional_plugins: frozenset[str] = frozenset()
     exclude: tuple[str, ...] = ()
     config_file: str | None = None
+    selected: frozenset[str] | None = None  # --select: None reports every rule
+    ignored: frozenset[str] = frozenset()  # --ignore, which wins over --select
+    exit_zero: bool = False
+    statistics: bool = False
+    stdin_filename: str | None = None  # the name of the file read from stdin (`-`)
+    overrides: tuple[Override, ...] = ()  # in config order: a later match wins
+    force_exclude: bool = False  # `exclude` applies to named files too
+    require_plugins: bool = False  # a run that finds no plugin entry fails
 
     @property
     def versions(self) -> Versions:
@@ -82,9 +110,16 @@ class Settings:
 
     def severity_of(self, finding: Finding) -> Severity | None:
         """The severity a finding is reported at under this policy; None drops it."""
+        if finding.rule in self.ignored or (
+            self.selected is not None and finding.rule not in self.selected
+        ):
+            return None
         severity: Severity | None = finding.severity
         if finding.rule in self.severities:
             severity = self.severities[finding.rule]
+        for override in self.overrides:
+            if finding.rule in override.severities and override.matches(finding.span.path):
+                severity = override.severities[finding.rule]
         if severity is None:
             return None
         network = RULES[finding.rule].network
@@ -95,6 +130,15 @@ class Settings:
         if self.strict and network and severity is Severity.WARNING:
             return Severity.ERROR
         return severity
+
+    def platforms_for(self, path: str) -> tuple[Platform, ...]:
+        """Where the controller that reads this file runs: the last override matching the
+        path that sets a platform, else `platform` (flag or config)."""
+        platforms = self.platforms
+        for override in self.overrides:
+            if override.platforms is not None and override.matches(path):
+                platforms = override.platforms
+        return platforms
 
     def fails(self, finding: Finding) -> bool:
         return finding.severity is Severity.ERROR or (
@@ -129,6 +173,19 @@ _CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"enum": ["error", "warning", "note", "off"]},
         },
         "optional-plugins": {"type": "array", "items": {"type": "string"}},
+        "overrides": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["paths"],
+                "properties": {
+                    "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "platform": {"$ref": "#/properties/platform"},
+                    "severity": {"$ref": "#/properties/severity"},
+                },
+            },
+        },
         "exclude": {"type": "array", "items": {"type": "string"}},
         "jobs": {"type": "integer", "minimum": 1, "maximum": BOUNDS["jobs"][1]},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": BOUNDS["timeout"][1]},
@@ -151,10 +208,17 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config_path = _find_config(flags.get("config"), cwd)
     config = _read_config(config_path) if config_path else {}
-    merged = {**config, **{k: v for k, v in flags.items() if v is not None}}
+    given = {k: v for k, v in flags.items() if v is not None}
+    merged = {**config, **given}
+
+    def origin(key: str) -> str:
+        """Where a setting came from, as the user wrote it: a flag or a key of the file."""
+        return f"--{key}" if key in given else f"{config_path}: `{key}`"
 
     if merged.get("strict") and merged.get("lenient"):
-        raise UsageError("--strict and --lenient contradict each other; pick one")
+        raise UsageError(
+            f"{origin('strict')} and {origin('lenient')} contradict each other; pick one"
+        )
     output_format = merged.get("format") or (
         "github" if environ.get("GITHUB_ACTIONS") == "true" else "text"
     )
@@ -168,23 +232,38 @@ def load_settings(
     severities = _severities(merged.get("severity", {}), where=str(config_path))
     for option in ("chart-version", "controller-version"):
         if merged.get(option) is not None and parse_version(merged[option]) is None:
-            raise UsageError(f"--{option} {merged[option]!r}: write a version such as 2.39.1")
+            raise UsageError(
+                f"{origin(option)}: {merged[option]!r} is not a version; write one such as 2.39.1"
+            )
     where = {key: f"{config_path}: `{key}`" for key in config}
     for key in BOUNDS.keys() & config.keys():  # even where a flag overrides it
         _bounded(config, key, 0, where)
-    where.update({key: f"--{key}" for key, value in flags.items() if value is not None})
+    where.update({key: f"--{key}" for key in given})
+    try:
+        targets = tuple(_platform(p) for p in dict.fromkeys(platforms))
+    except UsageError as error:
+        raise UsageError(f"{origin('platform')}: {error}") from None
     jobs = int(_bounded(merged, "jobs", 4, where))
     timeout = _bounded(merged, "timeout", 30.0, where)
     deadline = _bounded(merged, "deadline", DEFAULT_DEADLINE, where)
     max_size = int(_bounded(merged, "max-size", 512 * MIB, where))
     cache_max_size = int(_bounded(merged, "cache-max-size", Settings.cache_max_size, where))
+    paths = tuple(merged.get("paths") or ())
+    stdin_filename = flags.get("stdin-filename")
+    if stdin_filename is not None:
+        if not stdin_filename.strip():
+            raise UsageError("--stdin-filename: give the name of the file read from stdin")
+        if not paths:
+            paths = ("-",)  # ruff's convention: a name for stdin means stdin is the input
+        elif "-" not in paths:
+            raise UsageError("--stdin-filename names the file read from stdin: add `-` as a path")
     return Settings(
-        paths=tuple(merged.get("paths") or (".",)),
+        paths=paths or (".",),
         format=output_format,
         output=merged.get("output"),
         sarif_file=merged.get("sarif-file"),
         offline=bool(merged.get("offline", False)),
-        platforms=tuple(_platform(p) for p in dict.fromkeys(platforms)),
+        platforms=targets,
         strict=bool(merged.get("strict", False)),
         lenient=bool(merged.get("lenient", False)),
         handshake=bool(merged.get("handshake", False)),
@@ -204,7 +283,33 @@ def load_settings(
         optional_plugins=frozenset(merged.get("optional-plugins", ())),
         exclude=tuple(merged.get("exclude", ())),
         config_file=str(config_path) if config_path else None,
+        selected=_rule_ids(flags.get("select"), "--select"),
+        ignored=_rule_ids(flags.get("ignore"), "--ignore") or frozenset(),
+        exit_zero=bool(flags.get("exit-zero")),
+        statistics=bool(flags.get("statistics")),
+        stdin_filename=stdin_filename,
+        overrides=tuple(
+            _override(raw, config_path, f"overrides.{index}")
+            for index, raw in enumerate(config.get("overrides", ()))
+        ),
+        force_exclude=bool(flags.get("force-exclude")),
+        require_plugins=bool(flags.get("require-plugins")),
     )
+
+
+def _rule_ids(values: list[str] | None, option: str) -> frozenset[str] | None:
+    """Rule ids from a repeatable option of comma lists (`--select a,b --select c`)."""
+    if values is None:
+        return None
+    ids = {rule.strip() for value in values for rule in value.split(",") if rule.strip()}
+    if not ids:
+        raise UsageError(f"{option}: give one or more rule ids, e.g. {option} missing-sha256")
+    for rule in sorted(ids):
+        if rule not in RULES:
+            close = difflib.get_close_matches(rule, list(RULES), n=1)
+            suggestion = f"did you mean `{close[0]}`?" if close else "see --list-rules"
+            raise UsageError(f"{option}: unknown rule `{rule}`; {suggestion}")
+    return frozenset(ids)
 
 
 def _bounded(
@@ -239,36 +344,89 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
     for directory in (cwd, *cwd.parents):
         for name in CONFIG_FILE_NAMES:
             if (directory / name).is_file():
-                return directory / name
+                return _found_config(directory / name)
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and b"[tool.rollouts-plugin-lint]" in pyproject.read_bytes():
+        if pyproject.is_file() and _pyproject_section(_found_config(pyproject)) is not None:
             return pyproject
         if (directory / ".git").exists():
             break
     return None
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _found_config(path: Path) -> Path:
+    """A config file found by the search comes with the pull request: inside a repository a
+    symbolic link may lead it neither out of the repository nor into its git directory, and
+    outside one a link is not followed (our error messages would quote what it read)."""
+    top = next((d for d in path.parents if (d / ".git").exists()), None)
+    if top is None:
+        if path.is_symlink():
+            raise UsageError(
+                f"{path}: config file is a symbolic link: not followed; name its target "
+                "with --config"
+            )
+        return path
+    real, boundary = os.path.realpath(path), os.path.realpath(top)
+    git_dir = os.path.join(boundary, ".git")
+    inside = real.startswith(boundary.rstrip("/") + "/")
+    if not inside or real == git_dir or real.startswith(git_dir + "/"):
+        raise UsageError(f"{path}: symbolic link leading outside the repository: not read")
+    return path
+
+
+def _read_config_bytes(path: Path) -> bytes:
+    """A regular file of bounded size, no FIFO. A found config file has passed
+    `_found_config`; one named with --config is the user's choice."""
+    from rollouts_plugin_lint.discover import read_regular_file
+
     try:
-        data = path.read_bytes()
+        return read_regular_file(os.path.realpath(path), MAX_CONFIG_BYTES)
     except OSError as error:
-        raise UsageError(f"{path}: cannot read config file: {error.strerror}") from None
-    if path.name == "pyproject.toml":
-        try:
-            document = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: invalid TOML: {error}") from None
-        config = document.get("tool", {}).get("rollouts-plugin-lint", {})
+        reason = error.strerror or str(error)
+        raise UsageError(f"{path}: cannot read config file: {reason}") from None
+
+
+def _pyproject_section(path: Path) -> Any:
+    """`[tool.rollouts-plugin-lint]` of a pyproject.toml, parsed as TOML (so a file with
+    only `[tool.rollouts-plugin-lint.severity]` has it too); None when it has none."""
+    try:
+        document = tomllib.loads(_read_config_bytes(path).decode("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: invalid TOML: not UTF-8") from None
+    tool = document.get("tool")
+    if not isinstance(tool, dict):
+        return None
+    for name in tool:
+        if name != PYPROJECT_TABLE and name.replace("_", "-").lower() == PYPROJECT_TABLE:
+            raise UsageError(
+                f"{path}: `[tool.{name}]` is not read; the table is `[tool.{PYPROJECT_TABLE}]`"
+            )
+    return tool.get(PYPROJECT_TABLE)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if path.suffix == ".toml":
+        config = _pyproject_section(path)
+        if config is None:
+            raise UsageError(f"{path}: no `[tool.{PYPROJECT_TABLE}]` table")
     else:
-        config = _read_yaml_config(path, data)
-        if isinstance(config, dict) and isinstance(config.get("severity"), dict):
-            # YAML 1.1 reads a bare `off` as false; that is what the user meant.
-            config["severity"] = {
-                rule: "off" if level is False else level
-                for rule, level in config["severity"].items()
-            }
+        config = _read_yaml_config(path, _read_config_bytes(path))
+        if isinstance(config, dict):
+            _read_off_as_off(config)
+            for override in config.get("overrides") or ():
+                if isinstance(override, dict):
+                    _read_off_as_off(override)
     _validate_config(path, config)
     return dict(config)
+
+
+def _read_off_as_off(table: dict[str, Any]) -> None:
+    """YAML 1.1 reads a bare `off` as false; that is what the user meant."""
+    if isinstance(table.get("severity"), dict):
+        table["severity"] = {
+            rule: "off" if level is False else level for rule, level in table["severity"].items()
+        }
 
 
 def _read_yaml_config(path: Path, data: bytes) -> Any:
@@ -298,8 +456,9 @@ def _validate_config(path: Path, config: Any) -> None:
     if error is None:
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = list(_CONFIG_SCHEMA["properties"])
+        known = list(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(known))[0]
+        within = "".join(f"{part}." for part in error.absolute_path)
         close = difflib.get_close_matches(unknown, known, n=1)
         flag_only = {
             "handshake",
@@ -309,15 +468,27 @@ def _validate_config(path: Path, config: Any) -> None:
             "cache-max-size",
             "sarif-file",
         }
-        if unknown in flag_only:
+        if unknown in flag_only and not within:
             detail = "it can only be given as a command-line flag"
         elif close:
             detail = f"did you mean `{close[0]}`?"
         else:
             detail = f"known keys: {', '.join(known)}"
-        raise UsageError(f"{path}: unknown config key `{unknown}`; {detail}")
+        raise UsageError(f"{path}: unknown config key `{within}{unknown}`; {detail}")
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     raise UsageError(f"{path}: `{where}`: {error.message}")
+
+
+def _override(raw: Mapping[str, Any], config_path: Path | None, key: str) -> Override:
+    platforms = raw.get("platform")
+    if isinstance(platforms, str):
+        platforms = [platforms]
+    try:
+        targets = None if platforms is None else tuple(map(_platform, dict.fromkeys(platforms)))
+    except UsageError as error:
+        raise UsageError(f"{config_path}: `{key}.platform`: {error}") from None
+    severities = _severities(raw.get("severity", {}), where=f"{config_path}: `{key}`")
+    return Override(tuple(raw["paths"]), targets, severities)
 
 
 def _severities(raw: Mapping[str, str], where: str) -> dict[str, Severity | None]:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from rollouts_plugin_lint.checks.schema import check_schema
 from rollouts_plugin_lint.extract import extract_text
-from rollouts_plugin_lint.extract.yamlnodes import go_string
+from rollouts_plugin_lint.gostrings import go_string
 
 SOURCE = Path(__file__).with_name("decode") / "main.go"
 # GOPATH mode over Debian's golang-k8s-sigs-yaml-dev (and golang-gopkg-yaml.v2-dev): nothing

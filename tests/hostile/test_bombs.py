@@ -229,3 +229,16 @@ def test_a_stream_of_ten_thousand_documents(tmp_path: Path) -> None:
     assert len(notes) == count  # every document is read, none is lost
     last = [p for rule, p, _ in findings_in_bomb(report) if rule == "platform-mismatch"]
     assert last == ["acme/last"]
+
+
+def test_eight_mib_of_key_heads_before_a_plugin_list(tmp_path: Path) -> None:
+    """The prefilter's old `(?i)(?:...|step|...)[a-z]*plugin` retried its unbounded gap from
+    every `step` of a run of letters: quadratic, 31 s for 80 KB, years for 8 MiB."""
+    tail = (
+        "\ncontroller:\n  trafficRouterPlugins:\n    - name: acme/bomb\n"
+        "      location: https://plugins.acme.io/bomb-darwin-arm64\n"
+    )
+    heads = "step" * ((8 * 1024 * 1024 - 64 - len(tail)) // 4)
+    outcome, report = run_bomb(tmp_path, f"heads: {heads}{tail}")
+    print(f"8 MiB of `step` before a plugin list: {outcome.seconds:.1f} s")
+    assert ("platform-mismatch", "acme/bomb") in {(r, p) for r, p, _ in findings_in_bomb(report)}

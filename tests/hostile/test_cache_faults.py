@@ -391,3 +391,23 @@ def test_a_full_cache_disk_falls_back_to_the_scratch_folder(tmp_path: Path) -> N
     assert "could not be written" in done.stderr and "No space left on device" in done.stderr
     artifact = json.loads(done.stdout)["plugins"][0]["artifact"]
     assert artifact["sha256"] == BIG_DIGEST and artifact["problem"] is None
+
+
+def test_the_cache_never_vouches_for_an_object_above_the_download_bound(runner: Runner) -> None:
+    """A cache restored from elsewhere can hold objects of any size (zeros compress well):
+    one above `--max-size` would have been refused as a download, and hashing a planted one
+    of gigabytes takes minutes, so it is neither hashed nor trusted."""
+    cache = runner.root.parent / "cache"
+    with serving(lambda conn, _r: respond(conn, 200, PLUGIN)) as server:
+        runner.write("values.yaml", values(server.url("/p"), sha256=DIGEST))
+        online(runner, cache)
+    bound = str(len(PLUGIN) - 1)
+
+    within, _ = online(runner, cache, "--offline")
+    above, _ = online(runner, cache, "--offline", "--max-size", bound)
+
+    assert within["plugins"][0]["artifact"]["sha256"] == DIGEST
+    artifact = above["plugins"][0]["artifact"]
+    assert artifact["sha256"] is None
+    assert artifact["problem"] == "not-verified"
+    assert_cache_is_sound(cache)

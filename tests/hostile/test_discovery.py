@@ -226,3 +226,71 @@ def test_links_out_of_the_checkout_are_never_followed(
                            "linked-dir/values.yaml"}  # fmt: skip
         checked = {path for path, rule, _ in found if rule == "name-format"}
         assert checked == {"alias.yaml", "real/values.yaml"}
+
+
+# --- a link into the repository's own git directory --------------------------------------
+
+CHECKOUT_TOKEN = "ghs_PersistedByCheckout9090"
+
+
+@pytest.mark.parametrize("output", FORMATS)
+def test_a_link_into_the_git_directory_is_not_read(tmp_path: Path, output: str) -> None:
+    # Inside the work tree, but not the pull request's: actions/checkout persists the token
+    # in .git/config. A repository named for the ConfigMap gets past the byte prefilter,
+    # and a YAML error quotes the line it stops at.
+    checkout = real_repository(tmp_path / "checkout")
+    config = checkout / ".git" / "config"
+    config.write_text(
+        f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: bearer {CHECKOUT_TOKEN}\n'
+        '[remote "origin"]\n\turl = https://github.com/acme/argo-rollouts-config\n'
+        + config.read_text()
+    )
+    (checkout / "values.yaml").symlink_to(".git/config")
+    (checkout / "deploy").mkdir()
+    (checkout / "deploy" / "config.yaml").symlink_to("../.git/config")
+    git(checkout, "add", "values.yaml", "deploy/config.yaml")
+    sarif = tmp_path / "report.sarif"
+    args = ["--offline", "--no-cache", "--format", output, "--sarif-file", str(sarif)]
+
+    walked = run_cli([*args, "."], checkout, limit=120)
+    named = run_cli([*args, "values.yaml", "deploy/config.yaml"], checkout, limit=120)
+
+    for outcome in (walked, named):
+        outcome.assert_report()
+        for text in (outcome.out, outcome.err, sarif.read_text()):
+            assert CHECKOUT_TOKEN not in text
+        if output == "json":
+            assert skipped(outcome) == dict.fromkeys(
+                ("values.yaml", "deploy/config.yaml"),
+                "symbolic link leading into the repository's git directory: not followed, not read",
+            )
+            assert [rule for _, rule, _ in json_findings(outcome)] == ["skipped-file"] * 2
+
+
+# --- the repository's config file, found by the search ---------------------------------
+
+
+@pytest.mark.parametrize("target", ["outside", "git-dir", "inside"])
+def test_a_config_file_link_out_of_the_repository_is_not_read(tmp_path: Path, target: str) -> None:
+    # The config file is the pull request's too: linked to a file outside that holds a
+    # known key, its value was quoted in the error.
+    checkout = real_repository(tmp_path / "checkout")
+    secret = f"strict: {CHECKOUT_TOKEN}\n"
+    (tmp_path / "outside.yaml").write_text(secret)
+    (checkout / ".git" / "rpl.yaml").write_text(secret)
+    (checkout / "real.yaml").write_text("strict: true\n")
+    link = {"outside": "../outside.yaml", "git-dir": ".git/rpl.yaml", "inside": "real.yaml"}
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(link[target])
+    (checkout / "values.yaml").write_text(ENTRY)
+
+    outcome = run_cli(["--offline", "--no-cache", "values.yaml"], checkout, limit=120)
+
+    assert CHECKOUT_TOKEN not in outcome.out + outcome.err
+    assert "Traceback" not in outcome.err
+    if target == "inside":
+        outcome.assert_report()
+    else:
+        assert outcome.code == 2
+        assert outcome.err.strip().endswith(
+            ".rollouts-plugin-lint.yaml: symbolic link leading outside the repository: not read"
+        )

@@ -239,3 +239,58 @@ def test_head_reads_one_line_and_the_linter_says_nothing(tmp_path: Path) -> None
 
 if sys.platform != "linux":  # pragma: no cover - the file names above need a POSIX file system
     pytestmark = pytest.mark.skip("POSIX file names")
+
+
+# A report whose first line is this file's name is a `.pth` line: `import` runs, `#` ends it.
+PTH_LINE_NAME = 'import os;os.system("id>owned")#.yaml'
+
+
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [
+        ("--output", "report.txt"),
+        ("--sarif-file", "rollouts-plugin-lint.sarif"),
+        ("--output", "reports/report.txt"),
+        ("--output", "reports/../report.txt"),
+    ],
+)
+def test_a_report_is_never_written_through_a_link_of_the_checkout(
+    tmp_path: Path, option: str, name: str
+) -> None:
+    # The report's name is the workflow's, but the pull request can commit a link under
+    # it (or a linked folder on its way) aimed at a Python site-packages folder.
+    site_packages, project = tmp_path / "site-packages", tmp_path / "project"
+    site_packages.mkdir()
+    project.mkdir()
+    (project / PTH_LINE_NAME).write_text(ENTRIES.replace('name: "', 'name: "a'))
+    (project / "report.txt").symlink_to(site_packages / "zz.pth")
+    (project / "rollouts-plugin-lint.sarif").symlink_to(site_packages / "zz.json")
+    (project / "reports").symlink_to(site_packages)
+
+    outcome = run_cli(["--offline", "--no-cache", option, name, "."], project)
+
+    assert list(site_packages.iterdir()) == []
+    assert outcome.code == 2, outcome.err
+    assert outcome.err.strip().endswith(
+        f"{name}: is a symbolic link, or lies behind one in the checkout: not written"
+    )
+    assert "Traceback" not in outcome.err
+
+
+def test_a_report_is_written_to_a_plain_path_and_a_folder_outside(tmp_path: Path) -> None:
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    (project / "reports").mkdir()
+    (project / "values.yaml").write_text(ENTRIES)
+    (project / "reports" / "old.txt").write_text("a longer report of a run before this one\n")
+
+    inside = run_cli(["--offline", "--no-cache", "--output", "reports/old.txt", "."], project)
+    away = run_cli(
+        ["--offline", "--no-cache", "--sarif-file", str(outside / "r.sarif"), "."], project
+    )
+
+    inside.assert_report()
+    away.assert_report()
+    assert (project / "reports" / "old.txt").read_text().startswith("values.yaml:")
+    assert json.loads((outside / "r.sarif").read_text())["version"] == "2.1.0"

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from rollouts_plugin_lint.checks.catalog import listing_disagreement
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.model import (
@@ -47,6 +48,21 @@ _WRONG_OS = {
     "script": "a script",
 }
 _EXEC_FORMAT = "the controller saves it and fails with `exec format error`"
+# What to do about a download that is no executable, by what it is.
+_NOT_EXECUTABLE_HINTS = {
+    "html": "the URL serves a web page: point at the file itself (a GitHub release asset is "
+    "`https://github.com/<owner>/<repo>/releases/download/<tag>/<asset>`)",
+    "json": "the server answered an error document: open the URL to read it, and check the "
+    "path and any `headersFrom` credentials",
+    "xml": "the server answered an error document (S3 and GCS answer XML): check the bucket, "
+    "the object path and its permissions",
+    "lfs-pointer": "link the release asset, or the LFS file itself (`https://media."
+    "githubusercontent.com/media/<owner>/<repo>/<ref>/<path>`), not the raw git blob",
+}
+_NOT_EXECUTABLE_HINT = (
+    "see what the URL serves (`curl -fsSL <location> | file -`) and point at the plugin's "
+    "linux binary asset"
+)
 
 
 def check_artifact(
@@ -62,7 +78,7 @@ def check_artifact(
         )
         return
     if not artifact.downloaded:
-        yield _download_failed(entry, artifact, facts)
+        yield _download_failed(entry, artifact, facts, platforms)
         return
     if facts is None:
         return
@@ -79,7 +95,12 @@ def check_artifact(
     yield from _plugin_identity(entry, facts)
 
 
-def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts | None) -> Finding:
+def _download_failed(
+    entry: PluginEntry,
+    artifact: Artifact,
+    facts: BinaryFacts | None,
+    platforms: Sequence[Platform],
+) -> Finding:
     status = artifact.status or 0
     try:
         reason = HTTPStatus(status).phrase
@@ -95,6 +116,9 @@ def _download_failed(entry: PluginEntry, artifact: Artifact, facts: BinaryFacts 
     if artifact.release is not None:
         explanation, hint = _release_hint(artifact.release, artifact.url)
         message += f". {explanation}"
+        disagreement = listing_disagreement(entry, artifact.release, platforms)
+        if disagreement:
+            hint = f"{hint} ({disagreement})" if hint else disagreement
     return entry_finding(entry, "download-failed", message, hint)
 
 
@@ -185,6 +209,7 @@ def _format_verdicts(
             entry,
             "not-executable",
             f"the download is {what}{detail}{head}, {size}, not a Linux executable; {_EXEC_FORMAT}",
+            _NOT_EXECUTABLE_HINTS.get(facts.format, _NOT_EXECUTABLE_HINT),
         )
     elif facts.format in _ARCHIVES:
         inside = ""
@@ -219,7 +244,10 @@ def _format_verdicts(
                 if facts.format == "script"
                 else "`exec format error`"
             ),
-            "use the linux asset of the release",
+            "point at the compiled linux binary the script starts or downloads (a plugin must "
+            "be a static executable), or build one in an init container and use file://"
+            if facts.format == "script"
+            else "use the linux asset of the release",
         )
     elif facts.format == "elf":
         yield from _elf_verdicts(entry, facts, platforms)
@@ -235,6 +263,8 @@ def _elf_verdicts(
             "not-executable",
             f"the download is an ELF file but not a runnable program ({facts.detail}); "
             f"{_EXEC_FORMAT}",
+            "point at the plugin's executable (`go build` of its main package, "
+            "CGO_ENABLED=0), not a library, object file or core dump",
         )
         return
     if facts.os and facts.os not in {p.os for p in platforms}:
@@ -298,6 +328,8 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
             "not-a-plugin",
             f"the download is `{what}` ({go.version}), which links neither argo-rollouts nor "
             "go-plugin: it is not an Argo Rollouts plugin",
+            "point at the plugin's own release asset (its README gives the URL), not the "
+            "kubectl-argo-rollouts CLI or another program",
         )
         return
     if go is None and not facts.plugin_kinds:
@@ -306,6 +338,8 @@ def _plugin_identity(entry: PluginEntry, facts: BinaryFacts) -> Iterator[Finding
             "not-a-plugin",
             "the download has no Go build info and no plugin markers: we cannot confirm it is "
             "an Argo Rollouts plugin",
+            "run with --handshake to start it as the controller would, or check that the "
+            "URL is the plugin's release asset",
             severity=Severity.WARNING,
         )
         return

@@ -15,9 +15,13 @@ def entry_finding(
     at: tuple[str | int, ...] = ("location",),
     on_key: bool = False,
     severity: Severity | None = None,
+    field: str | None = None,
 ) -> Finding:
     """`at` names the node (the `location` value unless told otherwise); `on_key` points at
-    its key instead, for findings about the key itself."""
+    its key instead, for findings about the key itself. `field` is the entry field the
+    finding is about, when it is not the first step of `at`."""
+    if field is None and at and isinstance(at[0], str):
+        field = at[0]
     return Finding(
         rule,
         severity or RULES[rule].severity,
@@ -26,4 +30,5 @@ def entry_finding(
         hint=hint,
         plugin=entry.name,
         kind=entry.kind,
+        field=field,
     )

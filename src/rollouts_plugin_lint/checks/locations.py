@@ -231,7 +231,8 @@ def resolve_file_location(location: Location) -> str | None:
     if location.opaque:
         return None
     joined = location.host + location.path
-    return posixpath.normpath(posixpath.join(CONTROLLER_HOME, joined))
+    # Go's filepath.Clean makes `//tmp` `/tmp`; POSIX normpath keeps two leading slashes.
+    return "/" + posixpath.normpath(posixpath.join(CONTROLLER_HOME, joined)).lstrip("/")
 
 
 def download_target(name: str) -> str:

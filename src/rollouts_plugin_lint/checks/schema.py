@@ -12,10 +12,13 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.gostrings import go_string
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
 
 if TYPE_CHECKING:
     import jsonschema
+
+    from rollouts_plugin_lint.model import Span
 
 # Keys people write for a field, from docs, blog posts and pre-release builds.
 _SYNONYMS = {
@@ -145,10 +148,12 @@ def check_schema(entry: PluginEntry) -> Iterator[Finding]:
     }
     if _verdict(instance, entry_schema()) is True:
         return  # valid: no need to load jsonschema, which would find nothing
-    reported: set[tuple[str, tuple[Any, ...]]] = set()
+    # One finding per rule and node, and per field a missing-field finding misses (they
+    # share the item's node): two misspelled keys, or no name and no location, are two.
+    reported: set[tuple[str, Span, str | None]] = set()
     for error in sorted(_validator().iter_errors(instance), key=lambda e: list(e.path)):
         for finding in _explain(entry, error):
-            key = (finding.rule, tuple(error.path))
+            key = (finding.rule, finding.span, finding.field)
             if key not in reported:
                 reported.add(key)
                 yield finding
@@ -161,13 +166,25 @@ def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[
     if validator == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
+            meant = None if path else _suggestion(key, allowed)
             yield entry_finding(
-                entry, "unknown-field", *_unknown_field(key, allowed), at=(*path, key), on_key=True
+                entry,
+                "unknown-field",
+                *_unknown_field(key, allowed),
+                at=(*path, key),
+                on_key=True,
+                field=meant,
             )
     elif validator == "required":
         for missing in error.validator_value:
             if missing not in error.instance:
-                yield entry_finding(entry, "schema", _missing(entry.kind, path, missing), at=path)
+                yield entry_finding(
+                    entry,
+                    "schema",
+                    _missing(entry.kind, path, missing),
+                    at=path,
+                    field=None if path else missing,
+                )
     elif field == "name" and validator != "type":
         yield entry_finding(entry, "name-format", *_bad_name(str(error.instance)), at=path)
     elif field == "sha256" and validator == "pattern":
@@ -197,16 +214,23 @@ def _unknown_field(key: str, allowed: list[str]) -> tuple[str, str | None]:
             "is in; remove it",
             None,
         )
-    suggestion = _SYNONYMS.get(key.lower().replace("_", "").replace("-", ""))
-    if suggestion not in allowed:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        suggestion = close[0] if close else None
+    suggestion = _suggestion(key, allowed)
     message = f"unknown field `{key}`: the controller silently drops it"
     if suggestion == "location":
         message += ", so the plugin has no location and start-up fails"
+    elif suggestion == "name":
+        message += ", so the plugin has no name and the controller refuses to start"
     if suggestion:
         return f"{message}; did you mean `{suggestion}`?", f"rename `{key}` to `{suggestion}`"
     return f"{message}; known fields: {', '.join(allowed)}", None
+
+
+def _suggestion(key: str, allowed: list[str]) -> str | None:
+    suggestion = _SYNONYMS.get(key.lower().replace("_", "").replace("-", ""))
+    if suggestion in allowed:
+        return suggestion
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def _missing(kind: PluginKind, path: tuple[Any, ...], missing: str) -> str:
@@ -288,10 +312,6 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
     written = _yaml_type(instance)
     field = _dotted(path)
     if expected == "string" and isinstance(instance, (bool, int, float)):
-        # Here, not at the top: yamlnodes loads ruamel.yaml (0.04 s), which a pre-commit
-        # call on a file without plugin keys never needs.
-        from rollouts_plugin_lint.extract.yamlnodes import go_string
-
         shown = go_string(instance)  # what sigs.k8s.io/yaml writes into the Go string
         if path[:1] == ("args",) and len(path) == 2:
             return entry_finding(

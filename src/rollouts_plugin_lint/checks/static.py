@@ -4,9 +4,11 @@ entry's location, sha256 and flags, and what the entries of one ConfigMap share.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import replace
+from typing import NamedTuple
 
+from rollouts_plugin_lint.checks.catalog import check_catalog
 from rollouts_plugin_lint.checks.common import entry_finding
 from rollouts_plugin_lint.checks.locations import (
     CONTROLLER_HOME,
@@ -14,15 +16,20 @@ from rollouts_plugin_lint.checks.locations import (
     LocationError,
     archive_suffix,
     asset_platform,
+    copy_source_problem,
+    dial_problem,
     download_target,
+    downloader_ignores_headers,
     go_quote,
     parse_request_uri,
     resolve_file_location,
+    sha256_length_problem,
     unpinned_reason,
     web_page_problem,
 )
 from rollouts_plugin_lint.checks.placeholder import fill_placeholders, placeholder
 from rollouts_plugin_lint.checks.schema import check_schema
+from rollouts_plugin_lint.gostrings import go_string
 from rollouts_plugin_lint.model import (
     DEFAULT_PLATFORMS,
     Finding,
@@ -47,21 +54,103 @@ _CASCADE = {"location-format", "sha256-format", "schema"}
 def check_entries(
     entries: Sequence[PluginEntry], platforms: Sequence[Platform] = DEFAULT_PLATFORMS
 ) -> Iterator[Finding]:
+    namespaces = _namespaces_made(entries)
     for entry in entries:
-        yield from _check_one(entry, platforms)
+        yield from _check_one(entry, platforms, namespaces[id(entry)])
+        yield from check_catalog(entry, platforms)
     yield from check_duplicate_names(entries)
     yield from _unknown_chart_versions(entries)
 
 
-def _check_one(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Finding]:
+# The order the controller downloads in: config.go (v1.9.1) concatenates the three lists.
+_DOWNLOAD_ORDER = (PluginKind.TRAFFIC_ROUTER, PluginKind.METRIC_PROVIDER, PluginKind.STEP)
+
+
+def _namespaces_made(entries: Sequence[PluginEntry]) -> dict[int, frozenset[str]]:
+    """For each entry, the namespaces whose plugin-bin/<namespace> folder exists when the
+    controller copies it: DownloadPlugins makes the folder of each entry, this one
+    included, before its download or copy (downloader.go, v1.9.1)."""
+    ordered = sorted(entries, key=lambda e: (e.group, _DOWNLOAD_ORDER.index(e.kind), e.index))
+    made: dict[int, frozenset[str]] = {}
+    group, namespaces = None, frozenset[str]()
+    for entry in ordered:
+        if entry.group != group:
+            group, namespaces = entry.group, frozenset()
+        namespace, slash, _ = (entry.name or "").partition("/")
+        if slash and namespace:
+            namespaces = namespaces | {namespace}
+        made[id(entry)] = namespaces
+    return made
+
+
+def _decodes_as_headers(value: object) -> bool:
+    """Whether encoding/json fills `[]HeadersFrom{SecretRef{Name string}}` from it (null
+    is the zero value; a scalar becomes the string `name`)."""
+
+    def is_mapping(node: object) -> bool:
+        return node is None or isinstance(node, dict)
+
+    if value is None:
+        return True
+    if not isinstance(value, list) or not all(is_mapping(item) for item in value):
+        return False
+    refs = [item.get("secretRef") for item in value if isinstance(item, dict)]
+    return all(is_mapping(ref) for ref in refs) and not any(
+        isinstance(ref.get("name"), (list, dict)) for ref in refs if isinstance(ref, dict)
+    )
+
+
+class _HttpOnlyField(NamedTuple):
+    """A field only the downloader's http(s) branch reads (downloader.go, v1.9.1): on a
+    file:// entry it is decoded and then never used."""
+
+    field: str
+    rule: str
+    unused_for: Callable[[Location], bool]
+    # A value that cannot be decoded still fails start-up, whatever the scheme.
+    decodes: Callable[[object], bool]
+    message: str
+    hint: str
+
+
+_HTTP_ONLY_FIELDS = (
+    _HttpOnlyField(
+        "sha256",
+        "sha256-ignored",
+        lambda location: location.scheme == "file",
+        lambda value: not isinstance(value, (list, dict)),
+        "`sha256` is ignored for file:// locations: the controller checks it only for "
+        "http(s) downloads, so this file is copied unverified",
+        "remove `sha256`, or verify the file where it is put into the image or volume",
+    ),
+    _HttpOnlyField(
+        "headersFrom",
+        "headers-ignored",
+        downloader_ignores_headers,
+        _decodes_as_headers,
+        "`headersFrom` is ignored for file:// locations: the controller reads its Secrets "
+        "only for http(s) downloads, and copies this file without any request",
+        "remove `headersFrom`",
+    ),
+)
+
+
+def _check_one(
+    entry: PluginEntry, platforms: Sequence[Platform], namespaces: Set[str] = frozenset()
+) -> Iterator[Finding]:
     # Fields the controller in force never reads: whatever they hold cannot break it.
     ignored = {field for field, needed in _FIELD_VERSIONS if field in entry.value
                and entry.versions.controller_below(needed)}  # fmt: skip
-    sha256_ignored = _is_file_location(entry) and entry.value.get("sha256") not in (None, "")
-    # A file:// entry's digest is never compared, but the field is still decoded into a Go
-    # string: a list or mapping there fails to unmarshal whatever the scheme.
-    if sha256_ignored and not isinstance(entry.value["sha256"], (list, dict)):
-        ignored.add("sha256")
+    location = _parsed_location(entry)
+    unused_here = [
+        known
+        for known in _HTTP_ONLY_FIELDS
+        if location is not None
+        and known.unused_for(location)
+        and known.field not in ignored
+        and entry.value.get(known.field) not in (None, "", [])
+    ]
+    ignored |= {known.field for known in unused_here if known.decodes(entry.value[known.field])}
     unfilled = {
         field: found
         for field in ("location", "sha256")
@@ -85,27 +174,21 @@ def _check_one(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Fi
             continue
         yield finding
     if "location" in unfilled:
-        yield from _independent_of_placeholder(entry, platforms, ignored)
+        yield from _independent_of_placeholder(entry, platforms, ignored, namespaces)
     else:
-        yield from check_entry(entry, platforms, ignored)
-    if sha256_ignored:
+        yield from check_entry(entry, platforms, ignored, namespaces)
+    for known in unused_here:
         yield entry_finding(
-            entry,
-            "sha256-ignored",
-            "`sha256` is ignored for file:// locations: the controller checks it only for "
-            "http(s) downloads, so this file is copied unverified",
-            "remove `sha256`, or verify the file where it is put into the image or volume",
-            at=("sha256",),
-            on_key=True,
+            entry, known.rule, known.message, known.hint, at=(known.field,), on_key=True
         )
     yield from check_versions(entry)
 
 
-def _is_file_location(entry: PluginEntry) -> bool:
+def _parsed_location(entry: PluginEntry) -> Location | None:
     try:
-        return parse_request_uri(entry.location or "").scheme == "file"
+        return parse_request_uri(entry.location or "")
     except LocationError:
-        return False
+        return None
 
 
 def _field_spans(entry: PluginEntry, field: str) -> set[Span]:
@@ -118,7 +201,7 @@ def _field_spans(entry: PluginEntry, field: str) -> set[Span]:
 
 
 def _independent_of_placeholder(
-    entry: PluginEntry, platforms: Sequence[Platform], ignored: set[str]
+    entry: PluginEntry, platforms: Sequence[Platform], ignored: set[str], namespaces: Set[str]
 ) -> Iterator[Finding]:
     """The location findings a placeholder does not cause: those that remain when the
     placeholder text is replaced by a plain word (`ftp://example.com/x` keeps its scheme
@@ -130,15 +213,20 @@ def _independent_of_placeholder(
     if filled is None:
         return
     stand_in = replace(entry, value={**entry.value, "location": filled})
-    remaining = {finding.rule for finding in check_entry(stand_in, platforms, ignored)}
-    for finding in check_entry(entry, platforms, ignored):
+    remaining = {finding.rule for finding in check_entry(stand_in, platforms, ignored, namespaces)}
+    for finding in check_entry(entry, platforms, ignored, namespaces):
         if finding.rule in remaining and finding.severity is not Severity.NOTE:
             yield finding
 
 
 def check_entry(
-    entry: PluginEntry, platforms: Sequence[Platform], ignored: Set[str] = frozenset()
+    entry: PluginEntry,
+    platforms: Sequence[Platform],
+    ignored: Set[str] = frozenset(),
+    namespaces: Set[str] = frozenset(),
 ) -> Iterator[Finding]:
+    """`namespaces`: those whose plugin-bin folder exists when the controller reaches this
+    entry (see `_namespaces_made`)."""
     if (
         "disabled" in entry.value
         and "disabled" not in ignored
@@ -169,7 +257,7 @@ def check_entry(
     if location.scheme in ("http", "https"):
         yield from _check_http(entry, raw, location, platforms)
     elif location.scheme == "file":
-        yield from _check_file(entry, location, platforms)
+        yield from _check_file(entry, location, platforms, namespaces)
     else:
         shown = f"`{location.scheme}:`" if location.scheme else "no scheme"
         hint = f"location: file://{raw}" if raw.startswith("/") else None
@@ -197,6 +285,15 @@ def _check_http(
     problem = _whitespace_or_fragment(raw)
     if problem:
         yield entry_finding(entry, "location-format", problem, _strip_hint(raw))
+    refused = dial_problem(location)
+    if refused:
+        yield entry_finding(
+            entry,
+            "location-format",
+            f"the port is above 65535: Go accepts the URL, but the controller's download "
+            f"fails with `{refused}`",
+            "use the server's real port (1-65535)",
+        )
     if location.userinfo is not None:
         yield entry_finding(
             entry,
@@ -234,12 +331,25 @@ def _check_http(
             f"{what} runs whatever this URL serves today",
             "add `sha256: <64 lowercase hex>` (sha256sum of the file; the online check prints it)",
         )
+    yield from _check_unquoted_sha256(entry)
     if not page:
         yield from _check_asset_name(entry, location, platforms)
 
 
+def _check_unquoted_sha256(entry: PluginEntry) -> Iterator[Finding]:
+    """A digest YAML reads as a number or boolean: sigs.k8s.io/yaml turns it into a string
+    for the controller, whose length the schema's pattern never sees (it reports the
+    type). A string digest is judged by the schema's pattern."""
+    digest = entry.value.get("sha256")
+    if not isinstance(digest, (bool, int, float)):
+        return
+    problem = sha256_length_problem(go_string(digest))
+    if problem:
+        yield entry_finding(entry, "sha256-format", problem, at=("sha256",))
+
+
 def _check_file(
-    entry: PluginEntry, location: Location, platforms: Sequence[Platform]
+    entry: PluginEntry, location: Location, platforms: Sequence[Platform], namespaces: Set[str]
 ) -> Iterator[Finding]:
     source = resolve_file_location(location)
     if source is None:
@@ -268,6 +378,17 @@ def _check_file(
             f"location is the plugin's own download target `{source}`: the controller copies "
             "the file onto itself and truncates it to 0 bytes",
             "copy the plugin to another path (an init container and a volume) and point there",
+        )
+        return
+    problem = copy_source_problem(source, set(namespaces))
+    if problem:
+        yield entry_finding(
+            entry,
+            "location-format",
+            f"`{source}` is a directory in the controller's container: it fails with "
+            f"`failed to copy plugin from {source} to {download_target(name or '<name>')}: "
+            f"{problem}`",
+            "point at the plugin file itself, e.g. file:///<volume>/<plugin-binary>",
         )
         return
     relative = (

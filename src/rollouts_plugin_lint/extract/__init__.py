@@ -5,12 +5,20 @@ from __future__ import annotations
 import codecs
 
 from rollouts_plugin_lint.discover import MAX_FILE_BYTES
+from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
-from rollouts_plugin_lint.model import Finding, Severity, Span
+from rollouts_plugin_lint.model import DataFileReference, Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions
 
-__all__ = ["FIELDS", "MAX_FILE_BYTES", "Extraction", "extract_file", "extract_text"]
+__all__ = [
+    "FIELDS",
+    "MAX_FILE_BYTES",
+    "Extraction",
+    "extract_data_file",
+    "extract_file",
+    "extract_text",
+]
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -61,6 +69,8 @@ def extract_text(
     """`versions`: what is known of the chart and controller before reading the file (a
     Chart.yaml beside it); the file's own statements refine it; `forced` (command-line
     flags) wins over both."""
+    if path.lower().endswith(MARKDOWN_SUFFIXES):
+        return extract_markdown(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
     # A template is checked only when it all parses, so its every document is composed.
@@ -74,6 +84,31 @@ def extract_text(
             "`helm template` instead)",
             Severity.NOTE,
         )
+    return walker.result
+
+
+def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> Extraction:
+    """The plugin list in a file a kustomize configMapGenerator makes a data value of.
+    kustomize puts a file that is not UTF-8 under `binaryData`, which the controller never
+    reads (api/kv/kv.go keeps the file's bytes as they are)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return Extraction(
+            findings=[
+                Finding(
+                    "yaml-syntax",
+                    Severity.ERROR,
+                    Span.point(path, line),
+                    f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}): "
+                    f"kustomize puts it under `binaryData`, and the controller reads "
+                    f"`{reference.key}` from `data` only",
+                )
+            ]
+        )
+    walker = Walker(path)
+    walker.walk_data_value(reference.key, text, reference.group, reference.versions)
     return walker.result
 
 

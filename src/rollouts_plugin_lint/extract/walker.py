@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.extract.hints import document_versions
-from rollouts_plugin_lint.extract.positions import Locator, PositionMap, embedded_map
+from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
+from rollouts_plugin_lint.extract.references import references_in
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -34,10 +35,12 @@ from rollouts_plugin_lint.model import (
     LINE_BREAK,
     PLUGIN_KEYS,
     ControllerMounts,
+    DataFileReference,
     Finding,
     Origin,
     PluginEntry,
     PluginKind,
+    PluginReference,
     Severity,
     Span,
 )
@@ -114,6 +117,9 @@ MAX_NODES_PER_ENTRY = 10_000
 class Extraction:
     entries: list[PluginEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    references: list[PluginReference] = field(default_factory=list)
+    # Files whose text is a plugin list, for the caller to read (it owns the file system).
+    data_files: list[DataFileReference] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,9 @@ class Walker:
         self.versions = versions or Versions()
         self.forced = forced or Versions()
         self.result = Extraction()
+        # Documentation shows fragments: a top-level plugin key holding a string is the
+        # ConfigMap's `data`, not misplaced Helm values.
+        self.fragments = False
 
     # -- texts and documents -------------------------------------------------------------
 
@@ -219,6 +228,7 @@ class Walker:
 
     def _walk_tree(self, root: Node, document: _Document) -> None:
         locator = document.locator
+        self.result.references.extend(references_in(root, locator))
         seen: set[int] = set()
         # (node, path, parent key, whether this mapping is a ConfigMap `data`)
         stack: list[tuple[Node, tuple[str, ...], str | None, bool]] = [(root, (), None, False)]
@@ -263,6 +273,9 @@ class Walker:
         pairs = [(key_text(key), key, value) for key, value in node.value]
         json6902 = _json6902_target(pairs)
         names = {name for name, _, _ in pairs}
+        handled = self._containers(node, document) if not path else set()
+        if not path and self.fragments and _data_fragment(pairs):
+            is_data = True
         if is_data and (
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
@@ -270,6 +283,8 @@ class Walker:
         mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
+            if name in handled:
+                continue
             if name in PLUGIN_KEYS:
                 origin = Origin.CONFIGMAP if is_data else Origin.HELM_VALUES
                 place = _Place(PLUGIN_KEYS[name], origin, group, locator, document.versions,
@@ -293,6 +308,32 @@ class Walker:
             else:
                 children.append((value, child_path, name, name == "data"))
         return children
+
+    def _containers(self, root: MappingNode, document: _Document) -> set[str | None]:
+        """Plugin lists a document holds in a form of its own (a RolloutManager, a kustomize
+        configMapGenerator); returns the top-level keys read here, which the generic walk
+        then leaves alone."""
+        from rollouts_plugin_lint.extract.containers import walk_containers
+
+        return walk_containers(self, root, document)
+
+    def place(
+        self,
+        kind: PluginKind,
+        origin: Origin,
+        group: str,
+        locator: Locator,
+        versions: Versions,
+    ) -> _Place:
+        return _Place(kind, origin, group, locator, versions)
+
+    def walk_data_value(self, key_name: str, text: str, group: str, versions: Versions) -> None:
+        """A whole text that is the data value `key_name` of `argo-rollouts-config`, as a
+        file a kustomize configMapGenerator names; positions are the file's own."""
+        locator = Locator(self.path, tuple(LINE_BREAK.split(text)), FILE)
+        place = _Place(PLUGIN_KEYS[key_name], Origin.CONFIGMAP, group, locator,
+                       versions.merged(self.forced))  # fmt: skip
+        self.list_text(text, FILE, place)
 
     def _unknown_config_keys(
         self, pairs: list[tuple[str | None, Node, Node]], locator: Locator
@@ -463,9 +504,13 @@ class Walker:
 
     def _string_list(self, node: ScalarNode, place: _Place) -> None:
         """A plugin list written as a YAML (or JSON) string, as ConfigMap data values are."""
-        kind = place.kind
         text = scalar_value(node)
-        positions = embedded_map(place.locator.positions, place.locator.lines, node)
+        self.list_text(text, embedded_map(place.locator.positions, place.locator.lines, node),
+                       place)  # fmt: skip
+
+    def list_text(self, text: str, positions: PositionMap, place: _Place) -> None:
+        """The text of a plugin list, wherever it was written (`positions` maps it back)."""
+        kind = place.kind
         locator = Locator(self.path, tuple(LINE_BREAK.split(text)), positions)
         try:
             documents = compose_documents(text)
@@ -514,12 +559,31 @@ class Walker:
         spans: dict[tuple[str | int, ...], Span] = {(): locator.head_span(item)}
         key_spans: dict[tuple[str | int, ...], Span] = {}
         budget = [MAX_NODES_PER_ENTRY]
-        chosen, shadowed = _go_fields(_pairs(item), FIELDS)
+        try:
+            pairs = _pairs(item)
+        except TooLarge:
+            # Read the keys written here and leave the merges out, said at the first one.
+            merge = next(key for key, _ in item.value if is_merge_key(key))
+            self._finding(
+                "schema",
+                locator.span(merge),
+                f"`<<` expands to more than {MAX_NODES_PER_ENTRY:,} nodes (aliases?); the "
+                "merges are not read, and the controller refuses such a document",
+                kind=place.kind,
+            )
+            pairs = _in_json_order(
+                {
+                    key_text(key) or "<complex key>": (key, value)
+                    for key, value in item.value
+                    if not is_merge_key(key)
+                }
+            )
+        chosen, shadowed = _go_fields(pairs, FIELDS)
         shadowed += _repeated_keys(item)
         name_node = chosen["name"][2] if "name" in chosen else None
         plugin = scalar_value(name_node) if isinstance(name_node, ScalarNode) else None
         plugin = plugin if isinstance(plugin, str) else None
-        for written, key, _ in _pairs(item):
+        for written, key, _ in pairs:
             field_name = _CANONICAL.get(_go_fold(written), written)
             if field_name != written and field_name in FIELDS:
                 self._finding(
@@ -597,6 +661,15 @@ class Walker:
         )
 
 
+def _data_fragment(pairs: list[tuple[str | None, Node, Node]]) -> bool:
+    """A mapping with a plugin key that holds a non-empty string: ConfigMap data."""
+    for name, _, value in pairs:
+        text = scalar_value(value) if isinstance(value, ScalarNode) else None
+        if name in PLUGIN_KEYS and isinstance(text, str) and text.strip():
+            return True
+    return False
+
+
 def _json6902_target(pairs: list[tuple[str | None, Node, Node]]) -> str | None:
     """For a JSON6902 operation that writes ConfigMap data, the path it writes."""
     fields = {name: value for name, _, value in pairs if name}
@@ -619,8 +692,12 @@ def _pairs(mapping: MappingNode) -> list[tuple[str, Node, Node]]:
     of a sequence of merges the earlier sources win. sigs.k8s.io/yaml then writes the map as
     a JSON object, whose keys json.Marshal sorts bytewise."""
     result: dict[str, tuple[Node, Node]] = {}
-    _apply(mapping, result, {id(mapping)})
-    ordered = sorted(result.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
+    _apply(mapping, result, {id(mapping)}, [MAX_NODES_PER_ENTRY])
+    return _in_json_order(result)
+
+
+def _in_json_order(keys: dict[str, tuple[Node, Node]]) -> list[tuple[str, Node, Node]]:
+    ordered = sorted(keys.items(), key=lambda pair: pair[0].encode("utf-8", "surrogatepass"))
     return [(written, key, value) for written, (key, value) in ordered]
 
 
@@ -639,13 +716,24 @@ def _repeated_keys(mapping: MappingNode) -> list[tuple[str, tuple[Node, Node]]]:
     return repeated
 
 
-def _apply(mapping: MappingNode, into: dict[str, tuple[Node, Node]], active: set[int]) -> None:
+def _apply(
+    mapping: MappingNode,
+    into: dict[str, tuple[Node, Node]],
+    active: set[int],
+    budget: list[int],
+) -> None:
+    """Merges nest, and aliases let nine copies of a mapping merge nine of the one before,
+    thirty deep: `budget` counts the keys visited and raises TooLarge, as yaml.v2 refuses
+    such a document ("excessive aliasing")."""
+    budget[0] -= len(mapping.value)
+    if budget[0] < 0:
+        raise TooLarge
     for key, value in mapping.value:
         if is_merge_key(key):
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in reversed(sources):
                 if isinstance(source, MappingNode) and id(source) not in active:
-                    _apply(source, into, active | {id(source)})
+                    _apply(source, into, active | {id(source)}, budget)
         else:
             into[key_text(key) or "<complex key>"] = (key, value)
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
-import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +25,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
+from rollouts_plugin_lint.gostrings import format_float32, go_string
+
 __all__ = [
     "MappingNode",
     "Node",
@@ -36,7 +36,6 @@ __all__ = [
     "TooManyNodes",
     "YamlProblem",
     "compose_documents",
-    "go_string",
     "is_merge_key",
     "is_string",
     "scalar_value",
@@ -222,7 +221,6 @@ _TIMESTAMP = re.compile(
 )
 _INT64 = (-(2**63), 2**63 - 1)
 _BASES = {"0x": 16, "0o": 8, "0b": 2}
-_FLOAT32_MAX = 3.4028234663852886e38
 
 _YAML_TAG = "tag:yaml.org,2002:"
 _RESOLVABLE = {"", *(_YAML_TAG + name for name in ("str", "bool", "int", "float", "null",
@@ -318,44 +316,6 @@ def scalar_value(node: ScalarNode) -> Any:
         return node.value
 
 
-def go_string(value: bool | int | float) -> str:
-    """A YAML number or boolean as sigs.k8s.io/yaml turns it into a Go string field:
-    strconv.FormatInt, or FormatFloat(v, 'g', -1, 32) (yaml.go convertToJSONableObject)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return _format_float32(value)
-
-
-def _format_float32(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value) or abs(value) > _FLOAT32_MAX * (1 + 2**-25):
-        return "+Inf" if value > 0 else "-Inf"
-    single = struct.unpack("f", struct.pack("f", value))[0]
-    if single == 0:
-        return "-0" if math.copysign(1, single) < 0 else "0"
-    for digits in range(1, 10):  # the shortest decimal that reads back as the same float32
-        shown = f"{single:.{digits - 1}e}"
-        if struct.unpack("f", struct.pack("f", float(shown)))[0] == single:
-            break
-    mantissa, exponent = shown.split("e")
-    decimals = mantissa.replace(".", "").lstrip("-")
-    sign = "-" if single < 0 else ""
-    power = int(exponent)
-    # strconv's 'g' at the shortest precision uses %e for exponents < -4 or >= 6.
-    if power < -4 or power >= 6:
-        rest = decimals[1:]
-        mark = "-" if power < 0 else "+"
-        return f"{sign}{decimals[0]}{'.' + rest if rest else ''}e{mark}{abs(power):02d}"
-    if power >= len(decimals) - 1:
-        return sign + decimals + "0" * (power - len(decimals) + 1)
-    if power >= 0:
-        return f"{sign}{decimals[: power + 1]}.{decimals[power + 1 :]}"
-    return f"{sign}0.{'0' * (-power - 1)}{decimals}"
-
-
 def is_merge_key(node: Node) -> bool:
     """yaml.v2's isMerge: a `<<` that is plain and untagged (or `!`), or tagged `!!merge`."""
     if not isinstance(node, ScalarNode) or node.value != "<<":
@@ -415,7 +375,7 @@ def key_text(node: Node) -> str | None:
     if isinstance(node, ScalarNode):
         value = scalar_value(node)
         if isinstance(value, float):
-            shown = _format_float32(value)
+            shown = format_float32(value)
             return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(shown, shown)
         if isinstance(value, (bool, int)):
             return go_string(value)

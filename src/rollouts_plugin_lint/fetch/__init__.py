@@ -130,7 +130,7 @@ def _open_cache(settings: Settings, report: FetchReport):  # type: ignore[no-unt
 
     if settings.cache_dir is None:
         return None
-    cache = Cache(settings.cache_dir)
+    cache = Cache(settings.cache_dir, settings.max_size)
     try:
         cache.prepare()
     except OSError as error:

@@ -53,8 +53,11 @@ class UrlRecord:
 
 
 class Cache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, object_limit: int | None = None) -> None:
         self.root = root
+        # No larger object is hashed or vouched for: a download of that size would have
+        # been refused, and hashing a planted one could take minutes.
+        self.object_limit = object_limit
         self.objects = root / "objects"
         self.urls = root / "urls"
         self.tmp = root / "tmp"
@@ -102,6 +105,8 @@ class Cache:
         try:
             if self._verified.get(digest) == _stamp(path):
                 return path
+            if self.object_limit is not None and os.lstat(path).st_size > self.object_limit:
+                return None
             _touch(path)  # before the stamp: setting the atime changes the ctime
             # Taken before hashing: a file changed after this point no longer matches it.
             stamp = _stamp(path)
@@ -136,7 +141,7 @@ class Cache:
         the record's size, else the record's ETag could get a planted verdict confirmed
         by a 304."""
         record = _read_record(self._url_path(url))
-        if record is None or record.url != url:
+        if record is None or record.url != url or not self._sized(record):
             return None
         if self.verified_object(record.sha256) is None:
             return None
@@ -206,6 +211,16 @@ class Cache:
                             and stat.S_ISREG(status.st_mode)
                         ):
                             yield path, status
+
+    def _sized(self, record: UrlRecord) -> bool:
+        """The record's object has the record's size: an object of another size is not
+        hashed just to be refused."""
+        if not self._contained(record.sha256):
+            return False
+        try:
+            return os.lstat(self.object_path(record.sha256)).st_size == record.size
+        except OSError:
+            return False
 
     def _contained(self, digest: str) -> bool:
         """The object's folder is objects/<first two> itself, not a link to elsewhere."""

@@ -628,31 +628,51 @@ def _too_large(url: str, size: int, declared: bool) -> FetchProblem:
     )
 
 
+# Every transport failure is this run's own network: it proves nothing about the location.
+_OWN_NETWORK = (
+    "this is the linter's own network failing, and says nothing about whether the "
+    "controller can download the plugin: check this machine's DNS, firewall and proxy "
+    "(HTTPS_PROXY, HTTP_PROXY, NO_PROXY), or run with --offline (check from the cache) or "
+    "--lenient (network trouble is a warning)"
+)
+
+
 def _transport_problem(url: str, error: httpx.TransportError, received: int = 0) -> FetchProblem:
     text = str(error) or type(error).__name__
-    host = urlsplit(url).hostname or url
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    address = f"{host} port {port}" if port else host
+    hint = _OWN_NETWORK
     if isinstance(error, httpx.TimeoutException):
-        message = f"timed out talking to {host} ({type(error).__name__})"
+        message = f"timed out talking to {address} ({type(error).__name__})"
     elif received:
         message = (
-            f"the connection to {host} broke after {received:,} bytes of the body ({text}); "
+            f"the connection to {address} broke after {received:,} bytes of the body ({text}); "
             "a partial file is never used"
         )
     elif isinstance(error, httpx.ConnectError):
         lowered = text.lower()
         if "ssl" in lowered or "certificate" in lowered:
-            message = f"TLS with {host} failed: {text}"
+            message = f"TLS with {address} failed: {text}"
+            hint = (
+                "if the server's own certificate is at fault, the controller fails the same "
+                "way; if a proxy on this machine intercepts TLS, " + _OWN_NETWORK
+            )
         elif "resolve" in lowered or "name or service" in lowered:
             # The guard's own message already names the host.
             said = lowered.startswith("cannot resolve")
             message = text if said else f"cannot resolve {host}: {text}"
         else:
-            message = f"cannot connect to {host}: {text}"
+            message = f"cannot connect to {address}: {text}"
     elif isinstance(error, httpx.RemoteProtocolError):
-        message = f"{host} broke the HTTP exchange: {text}"
+        message = f"{address} broke the HTTP exchange: {text}"
     else:
-        message = f"network error with {host}: {text}"
-    return FetchProblem("unreachable", message[:300])
+        message = f"network error with {address}: {text}"
+    return FetchProblem("unreachable", message[:300], hint)
 
 
 __all__ = ["Downloader", "FetchOptions", "make_client"]

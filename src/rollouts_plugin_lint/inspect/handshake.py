@@ -11,6 +11,12 @@ a static ELF built for this machine. Containment, in layers:
   holding only those paths and a /proc of the PID namespace. With neither, the binary is
   not run ("uncontained"): nothing else keeps it from the workspace's .git/config or the
   runner's GITHUB_ENV file;
+* sockets and signals, which Landlock does not cover: a seccomp filter with either layer
+  (Landlock alone counts only with it) allows unix sockets only, no connect or send to an
+  address (a runner's /var/run/docker.sock is root), signals to the binary itself only,
+  no truncate by path, io_uring, keyrings, new namespaces, bpf, perf events or
+  userfaultfd, and no new process (threads only: one
+  address-space limit bounds its memory, and nothing it starts outlives the probe);
 * secrets: an environment of the go-plugin variables only, a launcher started with an
   empty one, and no way to read the linter's /proc/<pid>/environ (a PID namespace's own
   /proc, or Landlock, which denies /proc and ptrace access outside its domain). Nothing the
@@ -84,6 +90,9 @@ REAP_GRACE = 1.0
 # stops a memory bomb.
 ADDRESS_SPACE_LIMIT = 4 << 30
 FILE_SIZE_LIMIT = 16 << 20
+# All the binary may write in its work directory where a private view is built (a tmpfs):
+# go-plugin puts one socket there.
+WORK_SPACE_LIMIT = 16 << 20
 PROCESS_LIMIT = 256  # processes and threads in the sandbox: Go needs a dozen or two
 # The two containment layers, each used where the kernel allows it; tests turn one off to
 # prove the other holds alone, and both off to see the probe refuse to run anything.
@@ -240,6 +249,7 @@ def _run(binary: Path, cookie: str, deadline: float, workdir: Path) -> _Run:
         "landlock_abi_limit": LANDLOCK_ABI_LIMIT,
         "limits": {
             "file_size": FILE_SIZE_LIMIT,
+            "work_space": WORK_SPACE_LIMIT,
             "address_space": ADDRESS_SPACE_LIMIT,
             "processes": PROCESS_LIMIT,
         },
@@ -565,6 +575,27 @@ FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
 FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
 FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 DEVICES = ("null", "zero", "random", "urandom")
+# The seccomp filter's syscall numbers per machine, with its audit arch; `denied` are refused
+# whatever their arguments (linux arch/x86/entry/syscalls/syscall_64.tbl,
+# include/uapi/asm-generic/unistd.h). Refused: io_uring (setup, enter, register), which
+# does everything else without a syscall; keyrings (add_key, request_key, keyctl);
+# connect, sendmsg, sendmmsg, truncate, tkill, pidfd_send_signal, setsid, setpgid; unshare
+# and setns (a user namespace of its own gives the kernel's namespaced capabilities, the
+# usual way to a kernel exploit), bpf, perf_event_open, userfaultfd; on x86_64 fork, vfork.
+SECCOMP_SYSCALLS = {
+    "x86_64": {
+        "arch": 0xC000003E, "socket": 41, "sendto": 44, "kill": 62, "tgkill": 234,
+        "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "clone": 56, "clone3": 435,
+        "denied": (425, 426, 427, 248, 249, 250, 42, 46, 307, 76, 200, 424, 112, 109, 272,
+                   308, 321, 298, 323, 57, 58),
+    },
+    "aarch64": {
+        "arch": 0xC00000B7, "socket": 198, "sendto": 206, "kill": 129, "tgkill": 131,
+        "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "clone": 220, "clone3": 435,
+        "denied": (425, 426, 427, 217, 218, 219, 203, 211, 269, 45, 130, 424, 157, 154, 97,
+                   268, 280, 241, 282),
+    },
+}.get(os.uname().machine)
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -596,6 +627,19 @@ def lower(name, value):
         resource.setrlimit(limit, (value, value))
     except (ValueError, OSError):
         pass
+
+
+def threads_of(uid):
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue  # gone meanwhile
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1"))
+    return count
 
 
 def write_file(path, text):
@@ -642,15 +686,19 @@ def touch(path):
 
 def build_view(root, workdir, binary, fresh_proc):
     # A tmpfs root holding only the binary (read-only), the work directory (the one
-    # writable place), four devices and, in a PID namespace, a /proc of its own processes.
+    # writable place: a small tmpfs of its own, so that writing there cannot fill the
+    # runner's disk), four devices and, in a PID namespace, a /proc of its own processes.
     if SYS_PIVOT_ROOT is None:
         raise OSError(0, f"no pivot_root number known for {os.uname().machine}")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k,nr_inodes=64")
     inside = lambda path: root + path
-    for directory in filter(None, (workdir, config["shared"])):
-        os.makedirs(inside(directory), mode=0o755, exist_ok=True)
-        bind(directory, inside(directory), MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(inside(workdir), mode=0o755)
+    mount("tmpfs", inside(workdir), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          f"mode=0700,size={config['limits']['work_space']},nr_inodes=1024")
+    if config["shared"]:
+        os.makedirs(inside(config["shared"]), mode=0o755, exist_ok=True)
+        bind(config["shared"], inside(config["shared"]), MS_NOSUID | MS_NODEV | MS_NOEXEC)
     touch(inside(binary))
     bind(binary, inside(binary), MS_RDONLY | MS_NOSUID | MS_NODEV)
     for device in DEVICES:
@@ -713,6 +761,66 @@ def landlock(rules):
     return f"landlock ABI {abi}"
 
 
+def restrict_syscalls():
+    # What Landlock leaves open, closed for every layer: a connection to any socket the
+    # binary can name (a unix socket by path such as /var/run/docker.sock, which is root on
+    # the runner; UDP anywhere; abstract sockets before ABI 6), truncating files before
+    # ABI 3, signals to processes other than its own before ABI 6, the user's keyrings,
+    # io_uring, which does all of it without these syscalls, new namespaces and the
+    # kernel's riskiest interfaces, and new processes: threads only, so memory stays within
+    # one address-space limit, no fork bomb, and nothing can leave the process group the
+    # probe kills. go-plugin's host only listens on a unix
+    # socket and starts nothing, which stays possible. Another machine's syscalls (int
+    # 0x80 on x86_64, x32) kill the process: they would pass a filter for these numbers.
+    if SECCOMP_SYSCALLS is None:
+        raise OSError(0, f"no seccomp syscall numbers known for {os.uname().machine}")
+    numbers = SECCOMP_SYSCALLS
+    LOAD, JUMP_EQ, JUMP_GE, JUMP_SET, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06
+    KILL, ALLOW = 0x80000000, 0x7FFF0000
+    DENY, NO_SUCH_CALL = 0x00050000 | 1, 0x00050000 | 38  # EPERM, ENOSYS
+    AF_UNIX, CLONE_THREAD = 1, 0x10000
+    pid = os.getpid()  # execve keeps it: the binary's own, in its PID namespace if any
+    arg = lambda index, high=False: 16 + 8 * index + (4 if high else 0)  # little-endian
+    program = [(LOAD, 0, 0, 4), (JUMP_EQ, 1, 0, numbers["arch"]), (RETURN, 0, 0, KILL),
+               (LOAD, 0, 0, 0)]
+    if numbers["arch"] == 0xC000003E:
+        program += [(JUMP_GE, 0, 1, 0x40000000), (RETURN, 0, 0, KILL)]
+
+    def only_if(number, index, allowed):
+        # The syscall `number` passes when the low 32 bits of argument `index` (an int or
+        # a pid_t: the kernel reads no more) are one of `allowed`; the others get EPERM.
+        checks = [(JUMP_EQ, len(allowed) - position, 0, value & 0xFFFFFFFF)
+                  for position, value in enumerate(allowed)]
+        return [(JUMP_EQ, 0, len(checks) + 3, number), (LOAD, 0, 0, arg(index)), *checks,
+                (RETURN, 0, 0, DENY), (RETURN, 0, 0, ALLOW), (LOAD, 0, 0, 0)]
+
+    program += only_if(numbers["socket"], 0, [AF_UNIX])
+    # sendto with an address names a peer; without one it writes to a connected socket.
+    program += [(JUMP_EQ, 0, 6, numbers["sendto"]), (LOAD, 0, 0, arg(4)), (JUMP_EQ, 0, 3, 0),
+                (LOAD, 0, 0, arg(4, high=True)), (JUMP_EQ, 0, 1, 0), (RETURN, 0, 0, ALLOW),
+                (RETURN, 0, 0, DENY), (LOAD, 0, 0, 0)]
+    # Itself, and its own process group (0, or -pid; but -1 is every process).
+    program += only_if(numbers["kill"], 0, [pid, 0] + ([-pid] if pid > 1 else []))
+    for name in ("tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        program += only_if(numbers[name], 0, [pid])
+    program += [(JUMP_EQ, 0, 4, numbers["clone"]), (LOAD, 0, 0, arg(0)),
+                (JUMP_SET, 0, 1, CLONE_THREAD), (RETURN, 0, 0, ALLOW), (RETURN, 0, 0, DENY),
+                (LOAD, 0, 0, 0)]
+    # clone3's flags sit in memory a filter cannot read: "no such call" makes the C
+    # library and Go fall back to clone.
+    program += [(JUMP_EQ, 0, 1, numbers["clone3"]), (RETURN, 0, 0, NO_SUCH_CALL)]
+    for number in numbers["denied"]:
+        program += [(JUMP_EQ, 0, 1, number), (RETURN, 0, 0, DENY)]
+    program.append((RETURN, 0, 0, ALLOW))
+    code = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+    filters = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(program), ctypes.addressof(filters))
+    PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.create_string_buffer(fprog),
+                     0, 0))
+    return "seccomp (no outgoing sockets, signals to itself only, threads only)"
+
+
 def drop_capabilities():
     # Only a launcher that is root without a user namespace has any to lose.
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
@@ -755,7 +863,14 @@ def contain(namespaces, names):
             layers.insert(0, landlock(rules))
         except OSError as error:
             missing.append(f"no Landlock ({error.strerror or error})")
-    contained = view or (layers and layers[0].startswith("landlock"))
+    # Landlock leaves sockets and signals open: alone, it holds only with the filter.
+    filtered = False
+    try:
+        layers.append(restrict_syscalls())
+        filtered = True
+    except OSError as error:
+        missing.append(f"no seccomp filter ({error.strerror or error})")
+    contained = view or (filtered and layers and layers[0].startswith("landlock"))
     if not contained:
         report("uncontained", "; ".join(missing) or "no containment layer enabled")
         os._exit(127)
@@ -790,6 +905,10 @@ def main():
         release = os.uname().release.split(".")[:2]
         if all(part.isdigit() for part in release) and tuple(map(int, release)) >= (5, 14):
             lower("RLIMIT_NPROC", limits["processes"])
+    elif os.getuid() != 0:
+        # Here it counts every thread of the user's on the host: allow that many more
+        # (root is never held to it).
+        lower("RLIMIT_NPROC", threads_of(os.getuid()) + limits["processes"])
     if not namespaces & CLONE_NEWPID:
         contain(namespaces, names)
         execute()

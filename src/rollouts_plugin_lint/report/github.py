@@ -98,18 +98,62 @@ def escape_property(text: str) -> str:
     return escape_data(printable(text, None)).replace(":", "%3A").replace(",", "%2C")
 
 
+# Errors after which the controller does not run at all: it refuses to start or crash-loops
+# while it reads its configuration and downloads the plugins (the rule texts in rules.py say
+# which). Other errors break one plugin when it is first started, or leak a secret.
+_STOPS_THE_CONTROLLER = frozenset(
+    {
+        "yaml-syntax",
+        "plugin-list-shape",
+        "schema",
+        "name-format",
+        "location-format",
+        "sha256-format",
+        "download-failed",
+        "checksum-mismatch",
+        "placeholder",
+        "version-gate",
+    }
+)
+
+
+def stops_the_controller(finding: Finding) -> bool:
+    if finding.severity is not Severity.ERROR:
+        return False
+    if finding.rule == "unknown-field":  # a misspelled `name` or `location`: no such field
+        return finding.field in ("name", "location")
+    return finding.rule in _STOPS_THE_CONTROLLER
+
+
 def pick_annotations(findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
-    """The findings that get an annotation (errors first, then by file and line; at most 10
-    per level, one notice kept free to say how many are missing) and the others."""
+    """The findings that get an annotation (at most 10 per level, one notice kept free to say
+    how many are missing) and the others. Within a level each plugin gets one before any
+    plugin gets two, and at each round what stops the controller goes first, then file and
+    line. The chosen ones are written errors first, then by file and line."""
     ranked = sorted(findings, key=lambda f: (f.severity.rank, f.sort_key))
-    by_level = {level: [f for f in ranked if f.severity is level] for level in Severity}
+    by_level = {
+        level: _round_robin([f for f in ranked if f.severity is level]) for level in Severity
+    }
     overflow = any(len(group) > ANNOTATIONS_PER_LEVEL for group in by_level.values())
-    shown: list[Finding] = []
+    kept: set[int] = set()
     for level, group in by_level.items():
         room = ANNOTATIONS_PER_LEVEL - (1 if overflow and level is Severity.NOTE else 0)
-        shown.extend(group[:room])
-    kept = set(map(id, shown))
-    return shown, [f for f in ranked if id(f) not in kept]
+        kept.update(map(id, group[:room]))
+    return [f for f in ranked if id(f) in kept], [f for f in ranked if id(f) not in kept]
+
+
+def _round_robin(findings: list[Finding]) -> list[Finding]:
+    """Each plugin's most important finding, then each one's second, and so on; a finding
+    that belongs to no plugin (a file that is not valid YAML) is a plugin of its own."""
+    urgency = sorted(findings, key=lambda f: (not stops_the_controller(f), f.sort_key))
+    rounds: dict[object, int] = {}
+    ordered = []
+    for position, finding in enumerate(urgency):
+        owner = (finding.span.path, finding.kind, finding.plugin) if finding.plugin else position
+        turn = rounds.get(owner, 0)
+        rounds[owner] = turn + 1
+        ordered.append((turn, not stops_the_controller(finding), finding.sort_key, finding))
+    return [finding for *_, finding in sorted(ordered, key=lambda item: item[:3])]
 
 
 def annotation(finding: Finding, path: str) -> str:

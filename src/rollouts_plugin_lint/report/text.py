@@ -30,17 +30,28 @@ def write_text(result: LintResult, settings: Settings, stream: TextIO) -> None:
 
 
 def summary_line(result: LintResult) -> str:
+    """The counts; for a run without errors also what was verified, and plainly when there
+    was nothing to check."""
+    from rollouts_plugin_lint.report.proof import verified
+
     counts = [
         _plural(result.count(Severity.ERROR), "error"),
         _plural(result.count(Severity.WARNING), "warning"),
         _plural(result.count(Severity.NOTE), "note"),
     ]
-    scope = f"{_plural(len(result.entries), 'plugin entry', 'plugin entries')} in " + _plural(
-        result.files, "file"
-    )
-    if not result.findings:
-        return f"no problems found ({scope} checked)"
-    return f"{', '.join(counts)} ({scope} checked)"
+    files = _plural(result.files, "file")
+    if not result.entries:
+        scope = f"no plugin entries found in {files} checked"
+        return (
+            f"{scope} (no problems found)"
+            if not result.findings
+            else f"{', '.join(counts)} ({scope})"
+        )
+    scope = f"{_plural(len(result.entries), 'plugin entry', 'plugin entries')} in {files} checked"
+    status = ", ".join(counts) if result.findings else "no problems found"
+    if not result.count(Severity.ERROR):
+        status += f"; {verified(result)}"
+    return f"{status} ({scope})"
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:

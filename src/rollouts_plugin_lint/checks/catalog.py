@@ -1,0 +1,257 @@
+"""Rules from the catalog of known plugins, offline: the release tag and asset a download
+URL names, the name the plugin reads its configuration under, and the list it belongs in.
+Unknown repositories get only the naming convention's guess at the list."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+
+from rollouts_plugin_lint.catalog import (
+    KnownPlugin,
+    ReleaseDownload,
+    convention_kind,
+    release_download,
+    version_of,
+)
+from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.locations import (
+    LocationError,
+    asset_platform,
+    parse_request_uri,
+)
+from rollouts_plugin_lint.checks.placeholder import placeholder
+from rollouts_plugin_lint.model import (
+    Finding,
+    Platform,
+    PluginEntry,
+    PluginKind,
+    ReleaseLookup,
+    Severity,
+)
+
+# The controller finds a plugin by the key a Rollout or AnalysisTemplate uses
+# (rollout/trafficrouting.go L118, metricproviders/plugin/client/client.go L58 at v1.9.1),
+# and that key must be a configured name (utils/plugin/plugin.go L23).
+_NOT_CONFIGURED = "plugin <name> not configured in configmap"
+
+
+def check_catalog(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator[Finding]:
+    raw = entry.location
+    if not raw or placeholder(raw) is not None:
+        return
+    try:
+        location = parse_request_uri(raw)
+    except LocationError:
+        return  # location-format says it
+    if location.scheme not in ("http", "https"):
+        return
+    download = release_download(location.hostname, location.path)
+    if download is None:
+        yield from _convention(entry, location.hostname, location.path)
+        return
+    plugin = download.plugin
+    yield from _name(entry, plugin)
+    yield from _kind(entry, plugin)
+    base = f"{location.scheme}://{location.host}/{download.repository}"
+    yield from _release(entry, download, base, platforms)
+
+
+def _name(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
+    key = plugin.config_key
+    name = entry.name
+    if key is None or name is None or name == key.value:
+        return
+    # The plugin reads its configuration under its own fixed key, whatever the entry is
+    # called: neither name a Rollout could use then works (an error, not a warning).
+    yield entry_finding(
+        entry,
+        "plugin-config-name",
+        f"`{name}` is not the name {plugin.repository} reads its configuration under: its "
+        f"code reads `{key.value}` ({key.source}). A Rollout or AnalysisTemplate must use the "
+        f"configured name to reach the plugin (else `{_NOT_CONFIGURED}`), and the plugin "
+        "then finds no configuration under its own key: it fails at the first rollout",
+        f"name: {key.value} (and use `{key.value}` in the Rollouts and AnalysisTemplates)",
+        at=("name",),
+    )
+
+
+def _kind(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
+    kind = plugin.plugin_kind
+    if kind is entry.kind:
+        return
+    yield entry_finding(
+        entry,
+        "wrong-plugin-list",
+        f"{plugin.repository} is a {kind.label} plugin ({plugin.kind.source}), but it is "
+        f"listed under `{entry.kind.value}`: {_wrong_list(entry, kind)}",
+        f"move the entry to `{kind.value}`",
+    )
+
+
+def _wrong_list(entry: PluginEntry, kind: PluginKind) -> str:
+    # Controllers from v1.8 look a plugin up by name and list (utils/config/config.go L116
+    # at v1.9.1); v1.7 and older by name alone (utils/plugin/plugin.go L14-34 at v1.7.2).
+    return (
+        f"used as a {entry.kind.label}, it is started with that handshake cookie and refuses "
+        f"it; used as a {kind.label}, controllers from v1.8 do not find it (`plugin <name> "
+        "not configured in configmap`)"
+    )
+
+
+def _convention(entry: PluginEntry, host: str, path: str) -> Iterator[Finding]:
+    parts = path.split("/")
+    if host.lower() not in ("github.com", "www.github.com") or len(parts) < 3:
+        return
+    kind = convention_kind(parts[2])
+    if kind is None or kind is entry.kind:
+        return
+    yield entry_finding(
+        entry,
+        "wrong-plugin-list",
+        f"the repository name `{parts[2]}` says a {kind.label} plugin (the convention "
+        "`rollouts-plugin-<trafficrouter|metric|step>-<tool>` of argo-rollouts "
+        f"docs/plugins.md), but it is listed under `{entry.kind.value}`: "
+        f"{_wrong_list(entry, kind)}",
+        f"move the entry to `{kind.value}` if it is a {kind.label} plugin",
+        severity=Severity.WARNING,
+    )
+
+
+def _release(
+    entry: PluginEntry, download: ReleaseDownload, base: str, platforms: Sequence[Platform]
+) -> Iterator[Finding]:
+    """`base`: the URL up to the repository, as written, for the fixed location."""
+    plugin, tag, asset = download.plugin, download.tag, download.asset
+    tag_fix = _tag_fix(plugin, tag)
+    if tag_fix is not None:
+        fixed_asset = _asset_fix(plugin, tag_fix, asset, platforms) or asset
+        suggestion = f"; did you mean `{tag_fix}`?" if tag_fix != tag else ""
+        yield entry_finding(
+            entry,
+            "release-tag",
+            f"`{tag}` is not a tag of {plugin.repository}: its tags are "
+            f"`{plugin.tag_format}` ({plugin.tags_source}), so GitHub answers 404 Not Found"
+            f"{suggestion}",
+            f"location: {base}/releases/download/{tag_fix}/{fixed_asset}"
+            if tag_fix != tag
+            else None,
+        )
+        tag = tag_fix
+    else:
+        nearest = plugin.missing_tag(tag)
+        if nearest == "":
+            yield entry_finding(
+                entry,
+                "release-tag",
+                f"{plugin.repository} has no tags ({plugin.tags_source}), so it has no "
+                f"release `{tag}` and GitHub answers 404 Not Found",
+            )
+            return
+        if nearest is not None:
+            fixed_asset = _asset_fix(plugin, nearest, asset, platforms) or asset
+            yield entry_finding(
+                entry,
+                "release-tag",
+                f"{plugin.repository} has no tag `{tag}` ({plugin.tags_source}), so GitHub "
+                f"answers 404 Not Found; did you mean `{nearest}`?",
+                f"location: {base}/releases/download/{nearest}/{fixed_asset}",
+            )
+            return
+    right = _asset_fix(plugin, tag, asset, platforms)
+    if right is None:
+        return
+    version = version_of(tag)
+    assert version is not None
+    release = plugin.assets_for(version)
+    assert release is not None
+    yield entry_finding(
+        entry,
+        "release-asset",
+        f"release `{tag}` of {plugin.repository} publishes no asset `{asset}` "
+        f"({release.source}), so GitHub answers 404 Not Found; did you mean `{right}`?",
+        f"location: {base}/releases/download/{tag}/{right}",
+    )
+
+
+def _tag_fix(plugin: KnownPlugin, tag: str) -> str | None:
+    """None when `tag` is fine (in the format, or a tag the repository has); else the tag
+    in the format that was probably meant, or `tag` itself when none is."""
+    pattern = plugin.tag_pattern
+    if pattern is None or tag in plugin.known_tags or pattern.fullmatch(tag):
+        return None
+    bare = tag.lstrip("vV")
+    for candidate in (f"v{bare}", bare, tag.lower()):
+        if pattern.fullmatch(candidate):
+            return candidate
+    return tag
+
+
+def _asset_fix(
+    plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
+) -> str | None:
+    """The asset the release of `tag` publishes in place of `asset`, for the target
+    platform; None when `asset` is published or the catalog does not know that release."""
+    version = version_of(tag)
+    release = plugin.assets_for(version) if version is not None else None
+    if release is None or asset in release.assets:
+        return None
+    stated = asset_platform(asset)
+    # The platform the asset was meant for when the controller runs there, else the first
+    # target: platform-mismatch says the rest.
+    target = next(
+        (p for p in platforms if stated.os in (None, p.os) and stated.arch in (None, p.arch)),
+        platforms[0],
+    )
+    for_target = [
+        a for a in release.assets
+        if (asset_platform(a).os, asset_platform(a).arch) == (target.os, target.arch)
+    ]  # fmt: skip
+    pool = for_target or list(release.assets)
+    return (difflib.get_close_matches(asset, pool, n=1, cutoff=0) or pool)[0]
+
+
+def listing_disagreement(
+    entry: PluginEntry, release: ReleaseLookup, platforms: Sequence[Platform]
+) -> str | None:
+    """What the catalog expected of a release download when GitHub's release listing says
+    otherwise. The listing is the truth: a release can be re-published after the catalog
+    was read, or the catalog can be wrong."""
+    expected = _expected_release(entry, platforms)
+    if expected is None:
+        return None
+    plugin, tag, asset = expected
+    agrees = (
+        release.repo_exists
+        and release.tag_found == tag
+        and (asset is None or asset in release.assets)
+    )
+    if agrees:
+        return None
+    shown = f"{tag}/{asset}" if asset else tag
+    return (
+        f"the catalog of known plugins expected `{shown}` for {plugin.repository}, but "
+        "GitHub's release listing says otherwise, and the listing wins"
+    )
+
+
+def _expected_release(
+    entry: PluginEntry, platforms: Sequence[Platform]
+) -> tuple[KnownPlugin, str, str | None] | None:
+    try:
+        location = parse_request_uri(entry.location or "")
+    except LocationError:
+        return None
+    download = release_download(location.hostname, location.path)
+    if download is None:
+        return None
+    plugin = download.plugin
+    tag = _tag_fix(plugin, download.tag) or download.tag
+    if plugin.tag_pattern is None or not (
+        plugin.tag_pattern.fullmatch(tag) or tag in plugin.known_tags
+    ):
+        return None
+    version = version_of(tag)
+    known = version is not None and plugin.assets_for(version) is not None
+    asset = _asset_fix(plugin, tag, download.asset, platforms) or download.asset
+    return plugin, tag, asset if known else None

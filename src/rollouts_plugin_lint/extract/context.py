@@ -1,0 +1,199 @@
+"""Which chart or controller version applies to a file that does not state it: the
+kustomizations and Argo CD applications in the checked paths that use the file.
+
+A kustomization hands the controller release of its install.yaml (its own, or a base's
+through `resources: [../base]`, at any depth) to every file it reads: resources and patch
+files. An Argo CD app of the argo-rollouts chart hands its chart version to the
+`$values/...` value files it names. Everything here is read from files a pull
+request controls: every path is resolved and stays inside the roots discovery keeps the
+checked paths in (the repository), the files read and the depth followed are bounded, and
+nothing remote is fetched. Paths are real paths, as discovery names its candidates."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rollouts_plugin_lint.discover import (
+    KUSTOMIZATION_FILES,
+    Repository,
+    display_path,
+    find_repository,
+    read_regular_file,
+)
+from rollouts_plugin_lint.extract.hints import (
+    CHART_NAME,
+    kustomization_references,
+    kustomization_versions,
+    value_file_references,
+)
+from rollouts_plugin_lint.extract.yamlnodes import Node, YamlProblem, compose_documents
+from rollouts_plugin_lint.versions import Versions
+
+# A real overlay chain is two or three deep and a repository holds tens of kustomizations;
+# these bound what a hostile tree of them can cost (each read is one small parse).
+MAX_DEPTH = 16
+MAX_FOLDERS = 1_000  # looked into for a kustomization
+MAX_REFERENCES = 1_000  # per kustomization; each costs a stat
+MAX_CONTEXT_FILE_BYTES = 1024 * 1024
+
+
+def version_context(
+    context_files: Iterable[tuple[str, bytes]],
+    plugin_files: Iterable[str],
+    roots: Sequence[str],
+    cwd: str,
+) -> dict[str, Versions]:
+    """Versions by absolute normalized path. `context_files`: (path, bytes) of the
+    kustomizations and `valueFiles` mentions found in the checked paths; `plugin_files`:
+    files with plugin lists, whose own folder's kustomization counts too (pre-commit names
+    only the changed file); `roots`: the folders nothing is read outside of."""
+    plugin_files = list(plugin_files)
+    context = _Context(tuple(roots), os.path.realpath(cwd))
+    if not plugin_files:
+        return {}
+    # Parsing costs: a repository has hundreds of kustomizations and Argo CD apps, and only
+    # the few that name a file with plugin lists can hand a version to one (found by its
+    # file name in their bytes; a base they name is read whatever it holds).
+    names = sorted({os.fsencode(os.path.basename(path)) for path in plugin_files})
+    names_a_plugin_file = re.compile(b"|".join(re.escape(name) for name in names)).search
+    folders = [os.path.dirname(path) for path in plugin_files]
+    for path, data in context_files:
+        if not names_a_plugin_file(data):
+            continue
+        if os.path.basename(path) in KUSTOMIZATION_FILES:
+            folders.append(os.path.dirname(path))
+        elif CHART_NAME.encode() in data:
+            context.value_files(path, data)
+    context.kustomizations(folders)
+    return context.by_file
+
+
+def checked_roots(paths: Sequence[str], cwd: str) -> list[str]:
+    """The folders discovery keeps each checked path in, resolved: the real repository it
+    lies in; without one, the working directory; outside both, the path's own folder."""
+    real_cwd = os.path.realpath(cwd)
+    repositories: dict[str, Repository | None] = {}
+    roots = []
+    for raw in paths:
+        real = os.path.realpath(os.path.join(cwd, raw))
+        start = real if os.path.isdir(real) else os.path.dirname(real)
+        repository = find_repository(start, repositories)
+        if repository is not None:
+            roots.append(repository.top)
+        else:
+            roots.append(real_cwd if _below(real, real_cwd) else start)
+    return list(dict.fromkeys(roots))
+
+
+@dataclass(frozen=True)
+class _Kustomization:
+    path: str
+    versions: Versions  # its own install.yaml release
+    references: tuple[str, ...]  # absolute normalized paths
+    bases: tuple[str, ...]  # the references that are folders
+
+
+def _below(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+@dataclass
+class _Context:
+    roots: tuple[str, ...]
+    cwd: str
+    by_file: dict[str, Versions] = field(default_factory=dict)
+
+    def kustomizations(self, start: Iterable[str]) -> None:
+        """Read the kustomizations of `start` and of their bases, breadth first (each
+        folder once, so a cycle ends), then hand each install.yaml release down the chains:
+        a kustomization without one takes the nearest base's."""
+        found: dict[str, _Kustomization | None] = {}
+        level = list(dict.fromkeys(start))
+        for _ in range(MAX_DEPTH + 1):
+            upcoming = []
+            for folder in level:
+                if folder in found or len(found) >= MAX_FOLDERS:
+                    continue
+                found[folder] = kustomization = self._read_kustomization(folder)
+                if kustomization is not None:
+                    upcoming += kustomization.bases
+            level = upcoming
+        read = {folder: k for folder, k in found.items() if k is not None}
+        versions = {folder: k.versions for folder, k in read.items() if k.versions.controller}
+        # Each round reaches one base further; a round that adds nothing ends it.
+        for _ in range(MAX_DEPTH):
+            reached = {
+                folder: versions[base]
+                for folder, k in read.items()
+                if folder not in versions
+                for base in k.bases
+                if base in versions
+            }
+            if not reached:
+                break
+            versions = {**reached, **versions}
+        for folder, k in read.items():
+            if folder in versions:
+                for file in (k.path, *k.references):
+                    self.by_file.setdefault(file, versions[folder])
+
+    def value_files(self, path: str, data: bytes) -> None:
+        documents = self._parse(data)
+        if not documents:
+            return
+        repository = self._repository_of(path)
+        for document in documents:
+            for versions, relative in value_file_references(document):
+                target = os.path.realpath(os.path.join(repository, relative))
+                if _below(target, repository):
+                    source = f"{versions.source} of {self._display(path)}"
+                    self.by_file.setdefault(target, Versions(versions.chart, None, source))
+
+    def _read_kustomization(self, folder: str) -> _Kustomization | None:
+        for name in KUSTOMIZATION_FILES:
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path) or not self._inside(path):
+                continue
+            try:
+                # A link is refused (ELOOP) and a big file never read.
+                documents = self._parse(read_regular_file(path, MAX_CONTEXT_FILE_BYTES))
+            except OSError:
+                return None
+            if not documents:
+                return None
+            own = kustomization_versions(documents[0])
+            if own.controller:
+                own = Versions(None, own.controller, f"{own.source} of {self._display(path)}")
+            # Resolved, as discovery names candidates; a link out of the roots leads nowhere.
+            resolved = (
+                os.path.realpath(os.path.join(folder, reference))
+                for reference in kustomization_references(documents[0])[:MAX_REFERENCES]
+            )
+            references = tuple(ref for ref in resolved if self._inside(ref))
+            bases = tuple(ref for ref in references if os.path.isdir(ref))
+            return _Kustomization(path, own, references, bases)
+        return None
+
+    def _parse(self, data: bytes) -> list[Node]:
+        if len(data) > MAX_CONTEXT_FILE_BYTES:
+            return []
+        try:
+            return list(compose_documents(data.decode("utf-8-sig")))
+        except (UnicodeDecodeError, YamlProblem):
+            return []  # the file's own check reports it when it holds plugin lists
+
+    def _inside(self, real: str) -> bool:
+        return any(_below(real, root) for root in self.roots)
+
+    def _repository_of(self, path: str) -> str:
+        """Where `$values/...` starts: the real repository `path` lies in, else the root
+        that holds it."""
+        root = next((root for root in self.roots if _below(path, root)), self.roots[0])
+        repository = find_repository(os.path.dirname(path))
+        return repository.top if repository and _below(repository.top, root) else root
+
+    def _display(self, path: str) -> str:
+        return display_path(path, self.cwd, path)

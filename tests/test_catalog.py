@@ -1,0 +1,408 @@
+"""The catalog of known plugins: its data checked against the plugins' own repositories,
+and the offline rules it gives, each at its exact line and column."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollouts_plugin_lint.catalog import known_plugins, version_of
+from rollouts_plugin_lint.checks.artifact import check_artifact
+from rollouts_plugin_lint.extract import extract_file
+from rollouts_plugin_lint.fetch.cache import Cache, UrlRecord
+from rollouts_plugin_lint.model import DEFAULT_PLATFORMS, PLUGIN_KEYS, Artifact, ReleaseLookup
+from tests.conftest import SHA, Runner, at
+from tests.inspect_fixtures import elf_with_inline_buildinfo
+
+GATEWAYAPI = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+PROMETHEUS = "https://github.com/argoproj-labs/rollouts-plugin-metric-sample-prometheus"
+CONSUL = "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-consul"
+CATALOG_RULES = {"release-tag", "release-asset", "plugin-config-name", "wrong-plugin-list"}
+MIRRORS = Path("/work/.mirror")
+# The controller's name rule (utils/config/config.go, unchanged v1.5.0..v1.9.1).
+NAME_FORMAT = re.compile(r"[a-zA-Z0-9\-]+/[a-zA-Z0-9_\-.]+")
+
+
+def configmap(entries: str, key: str = "trafficRouterPlugins") -> str:
+    body = textwrap.indent(textwrap.dedent(entries).strip("\n"), "    ")
+    return (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\n"
+        f"data:\n  {key}: |-\n{body}\n"
+    )
+
+
+def values(entries: str, key: str = "trafficRouterPlugins") -> str:
+    body = textwrap.indent(textwrap.dedent(entries).strip("\n"), "    ")
+    return f"controller:\n  {key}:\n{body}\n"
+
+
+def catalog_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["rule"] in CATALOG_RULES]
+
+
+def lint(runner: Runner, text: str, *args: str) -> list[dict[str, Any]]:
+    runner.write("config.yaml", text)
+    _, report = runner.json(*args, "config.yaml")
+    return catalog_findings(report)
+
+
+# -- the data --------------------------------------------------------------------------
+
+
+def test_every_fact_has_a_source_and_a_usable_value() -> None:
+    plugins = known_plugins()
+    repositories = {plugin.repository for plugin in plugins.values()}
+    for needed in (
+        "argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi",
+        "argoproj-labs/rollouts-plugin-trafficrouter-contour",
+        "argoproj-labs/rollouts-plugin-trafficrouter-consul",
+        "argoproj-labs/rollouts-plugin-trafficrouter-openshift",
+        "argoproj-labs/rollouts-plugin-trafficrouter-glooplatform",
+        "argoproj-labs/rollouts-plugin-trafficrouter-glooedge",
+        "argoproj-labs/rollouts-plugin-metric-sample-prometheus",
+        "argoproj-labs/rollouts-plugin-metric-honeycomb",
+        "argoproj-labs/rollouts-plugin-metric-ai",
+        "argoproj-labs/rollouts-plugin-metric-signalfx",
+    ):
+        assert needed in repositories
+    for plugin in plugins.values():
+        assert plugin.kind.value in PLUGIN_KEYS and plugin.kind.source
+        assert plugin.tags_source
+        if plugin.config_key is not None:
+            assert NAME_FORMAT.fullmatch(plugin.config_key.value), plugin.repository
+            assert re.search(r"@ [0-9a-f]{8}", plugin.config_key.source), plugin.repository
+        for tag in plugin.known_tags:
+            assert (
+                plugin.tag_pattern is None
+                or plugin.tag_pattern.fullmatch(tag)
+                or (tag.startswith("release-"))
+            ), (plugin.repository, tag)
+        for release in plugin.releases:
+            assert release.first <= release.last and release.assets and release.source
+            assert re.search(r"@ [0-9a-f]{8}", release.source), plugin.repository
+        if plugin.image is not None:
+            assert plugin.image_binary and plugin.image_binary.startswith("/")
+    assert known_plugins()["argoproj-labs/rollouts-plugin-trafficrouter-consul"].config_key
+    consul = known_plugins()["argoproj-labs/rollouts-plugin-trafficrouter-consul"].config_key
+    assert consul is not None and consul.value == "hashicorp/consul"
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+GATEWAYAPI_MIRROR = MIRRORS / "argoproj-labs+rollouts-plugin-trafficrouter-gatewayapi" / "repo"
+
+
+@pytest.mark.skipif(not GATEWAYAPI_MIRROR.is_dir(), reason="no mirror of the gatewayapi plugin")
+def test_gatewayapi_facts_match_its_repository() -> None:
+    """The tags, the asset names of every release and the plugin key, read again from the
+    repository's own release workflow and code at each tag."""
+    plugin = known_plugins()["argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"]
+    tags = _git(GATEWAYAPI_MIRROR, "tag").split()
+    assert sorted(tags) == sorted(plugin.known_tags)
+    for tag in tags:
+        version = version_of(tag.removeprefix("release-"))
+        assert version is not None
+        release = plugin.assets_for(version)
+        assert release is not None, tag
+        workflow = _git(GATEWAYAPI_MIRROR, "show", f"{tag}:.github/workflows/release.yaml")
+        assert tuple(re.findall(r"asset_name: (\S+)", workflow)) == release.assets, tag
+        code = _git(GATEWAYAPI_MIRROR, "show", f"{tag}:pkg/plugin/plugin.go")
+        assert plugin.config_key is not None
+        assert f'"{plugin.config_key.value}"' in code, tag
+
+
+def test_keys_match_the_plugins_code_in_every_mirror() -> None:
+    """Each catalogued key is the string the plugin's code reads its configuration under,
+    in every plugin repository mirrored here."""
+    checked = 0
+    for plugin in known_plugins().values():
+        mirror = MIRRORS / plugin.repository.replace("/", "+") / "repo"
+        if plugin.config_key is None or not mirror.is_dir():
+            continue
+        grep = subprocess.run(
+            ["git", "-C", str(mirror), "grep", "-F", f'"{plugin.config_key.value}"', "HEAD",
+             "--", "*.go"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert grep.returncode == 0, plugin.repository
+        checked += 1
+    if checked == 0:
+        pytest.skip("no plugin mirror here")
+
+
+# -- tags --------------------------------------------------------------------------------
+
+
+def test_tag_without_its_v_is_found_offline(runner: Runner) -> None:
+    location = f"{GATEWAYAPI}/releases/download/0.4.0/gatewayapi-plugin-linux-amd64"
+    text = configmap(f'- name: argoproj-labs/gatewayAPI\n  location: "{location}"')
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-tag" and finding["severity"] == "error"
+    assert (finding["line"], finding["column"]) == at(text, f'"{location}"')
+    assert "its tags are `vX.Y.Z`" in finding["message"]
+    assert "did you mean `v0.4.0`?" in finding["message"]
+    assert finding["hint"] == (
+        f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+    )
+
+
+def test_tag_and_asset_both_wrong_give_one_fixed_location(runner: Runner) -> None:
+    # The #3708 URL: no `v`, and on 0.3.0 the asset still had its old name.
+    location = f"{GATEWAYAPI}/releases/download/0.3.0/gatewayapi-plugin-linux-amd64"
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    findings = lint(runner, text)
+    assert [(f["rule"], f["line"], f["column"]) for f in findings] == [
+        ("release-asset", *at(text, location)),
+        ("release-tag", *at(text, location)),
+    ]
+    fixed = f"location: {GATEWAYAPI}/releases/download/v0.3.0/gateway-api-plugin-linux-amd64"
+    assert findings[0]["hint"] == fixed == findings[1]["hint"]
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["v0.4.0", "v0.15.0", "v0.0.0-rc1", "release-v0.14.0", "v0.99.0", "${VERSION}"],
+)
+def test_tags_in_the_format_known_or_templated_are_left_alone(runner: Runner, tag: str) -> None:
+    location = f"{GATEWAYAPI}/releases/download/{tag}/gatewayapi-plugin-linux-amd64"
+    if version_of(tag) is not None and version_of(tag) <= (0, 3, 0):  # type: ignore[operator]
+        location = location.replace("gatewayapi-plugin", "gateway-api-plugin")
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}\n  sha256: {SHA}")
+    assert lint(runner, text) == []
+
+
+# -- assets ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "written", "right"),
+    [
+        ("v0.4.0", "gateway-api-plugin-linux-amd64", "gatewayapi-plugin-linux-amd64"),
+        ("v0.8.0", "gatewayapi-plugin-amd64", "gatewayapi-plugin-linux-amd64"),
+        ("v0.1.1", "gatewayapi-plugin-linux-amd64", "gateway-api-plugin-linux-amd64"),
+        # A darwin build on the old name: the right one is for the controller's platform.
+        ("v0.6.0", "gateway-api-plugin-darwin-arm64", "gatewayapi-plugin-linux-amd64"),
+    ],
+)
+def test_asset_the_release_does_not_publish(
+    runner: Runner, tag: str, written: str, right: str
+) -> None:
+    location = f"{GATEWAYAPI}/releases/download/{tag}/{written}"
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-asset"
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert (
+        f"release `{tag}` of argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+        in (finding["message"])
+    )
+    assert f"publishes no asset `{written}`" in finding["message"]
+    assert f"did you mean `{right}`?" in finding["message"]
+    assert finding["hint"] == f"location: {GATEWAYAPI}/releases/download/{tag}/{right}"
+
+
+def test_right_asset_for_another_target_platform(runner: Runner) -> None:
+    location = f"{GATEWAYAPI}/releases/download/v0.4.0/gateway-api-plugin-linux-arm64"
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    [finding] = lint(runner, text, "--platform", "linux/arm64")
+    assert finding["hint"].endswith("/v0.4.0/gatewayapi-plugin-linux-arm64")
+
+
+def test_owner_and_repository_match_in_any_case(runner: Runner) -> None:
+    location = (
+        "https://github.com/ArgoProj-Labs/Rollouts-Plugin-TrafficRouter-GatewayAPI"
+        "/releases/download/v0.4.0/gateway-api-plugin-linux-amd64"
+    )
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    assert [f["rule"] for f in lint(runner, text)] == ["release-asset"]
+
+
+# -- the plugin's own key ------------------------------------------------------------------
+
+
+def test_name_that_differs_from_the_plugins_key_is_an_error(runner: Runner) -> None:
+    text = configmap(
+        f"- name: argoproj-labs/consul\n"
+        f"  location: file:///plugin-bin/x\n"
+        f"- name: argoproj-labs/gatewayapi\n"
+        f"  location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+    )
+    text = text.replace("file:///plugin-bin/x", f"{CONSUL}/releases/download/v0.0.1/consul")
+    findings = lint(runner, text)
+    assert [(f["rule"], f["severity"], f["line"], f["column"]) for f in findings] == [
+        ("plugin-config-name", "error", *at(text, "argoproj-labs/consul")),
+        ("plugin-config-name", "error", *at(text, "argoproj-labs/gatewayapi")),
+    ]
+    assert "its code reads `hashicorp/consul` (pkg/plugin/types.go" in findings[0]["message"]
+    assert "not configured in configmap" in findings[0]["message"]
+    assert findings[0]["hint"].startswith("name: hashicorp/consul")
+    # Go's map lookup is exact: a case difference is the same mistake.
+    assert "reads `argoproj-labs/gatewayAPI`" in findings[1]["message"]
+
+
+# -- the list ------------------------------------------------------------------------------
+
+
+def test_catalogued_plugin_under_the_wrong_list(runner: Runner) -> None:
+    location = f"{PROMETHEUS}/releases/download/v0.0.4/metric-plugin-linux-amd64"
+    text = configmap(f"- name: argoproj-labs/sample-prometheus\n  location: {location}")
+    [finding] = lint(runner, text)
+    assert (finding["rule"], finding["severity"]) == ("wrong-plugin-list", "error")
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert finding["hint"] == "move the entry to `metricProviderPlugins`"
+    # In its own list it is fine.
+    right = configmap(
+        f"- name: argoproj-labs/sample-prometheus\n  location: {location}",
+        key="metricProviderPlugins",
+    )
+    assert lint(runner, right) == []
+
+
+def test_unknown_repository_gets_only_the_naming_conventions_warning(runner: Runner) -> None:
+    # A fork: the catalog's tag, asset and key facts are not its facts.
+    fork = "https://github.com/acme/rollouts-plugin-metric-gatewayapi"
+    text = values(
+        f"- name: acme/x\n  location: {fork}/releases/download/0.4.0/gateway-api-plugin-linux-amd64"
+    )
+    [finding] = lint(runner, text)
+    assert (finding["rule"], finding["severity"]) == ("wrong-plugin-list", "warning")
+    assert "rollouts-plugin-metric-gatewayapi" in finding["message"]
+    plain = values(
+        "- name: acme/x\n  location: https://github.com/acme/router/releases/download/0.4.0/r"
+    )
+    assert lint(runner, plain) == []
+
+
+# -- the server and the listing win ---------------------------------------------------------
+
+
+def test_a_download_that_works_overrules_the_catalog(runner: Runner) -> None:
+    """A cached download of the URL (what the server served) settles the question: the
+    catalog's asset verdict is dropped."""
+    location = f"{GATEWAYAPI}/releases/download/v0.4.0/gateway-api-plugin-linux-amd64"
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    runner.write("config.yaml", text)
+    _, report = runner.json("config.yaml")
+    assert [f["rule"] for f in catalog_findings(report)] == ["release-asset"]
+
+    binary = elf_with_inline_buildinfo()
+    digest = hashlib.sha256(binary).hexdigest()
+    cache = Cache(runner.root.parent / "cache")
+    cache.prepare()
+    temporary = cache.temporary_file()
+    temporary.write_bytes(binary)
+    cache.store(temporary, digest)
+    cache.remember(UrlRecord(location, digest, len(binary), location, None, None, None))
+    code, out, err = runner.run(
+        "--format", "json", "--offline", "--cache-dir", str(cache.root), "config.yaml"
+    )  # fmt: skip
+    assert code in (0, 1), err
+    report = json.loads(out)
+    assert report["plugins"][0]["artifact"]["sha256"] == digest
+    assert catalog_findings(report) == []
+
+
+def test_download_failed_hint_says_the_listing_wins_over_the_catalog() -> None:
+    location = f"{GATEWAYAPI}/releases/download/v0.4.0/gateway-api-plugin-linux-amd64"
+    text = values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")
+    [entry] = extract_file("values.yaml", text.encode()).entries
+    # The listing (as if the release had been re-published) holds only the old name.
+    listing = ReleaseLookup(
+        "argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi", "v0.4.0",
+        "gateway-api-plugin-linux-amd64", repo_exists=True, tag_found="v0.4.0",
+        assets=("gateway-api-plugin-linux-amd64x",),
+    )  # fmt: skip
+    failed = Artifact(location, status=404, release=listing)
+    [finding] = check_artifact(entry, failed, None, DEFAULT_PLATFORMS)
+    assert finding.rule == "download-failed"
+    assert finding.hint is not None
+    assert finding.hint.startswith(f"location: {GATEWAYAPI}/releases/download/v0.4.0/")
+    assert "the catalog of known plugins expected `v0.4.0/gatewayapi-plugin-linux-amd64`" in (
+        finding.hint
+    )
+    assert "the listing wins" in finding.hint
+    # When the listing agrees with the catalog, the hint is the listing's alone.
+    agreeing = ReleaseLookup(
+        listing.repo, "v0.4.0", "gateway-api-plugin-linux-amd64", repo_exists=True,
+        tag_found="v0.4.0", assets=("gatewayapi-plugin-linux-amd64",),
+    )  # fmt: skip
+    [finding] = check_artifact(
+        entry, Artifact(location, status=404, release=agreeing), None, DEFAULT_PLATFORMS
+    )
+    assert finding.hint == (
+        f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+    )
+
+
+@pytest.mark.parametrize(
+    ("repository", "tag", "asset", "nearest"),
+    [
+        # v0.14.0 was never tagged: release-v0.14.0 and v0.14.1 were.
+        (GATEWAYAPI, "v0.14.0", "gatewayapi-plugin-linux-amd64", "v0.14.1"),
+        (GATEWAYAPI, "v0.4.2", "gateway-api-plugin-linux-amd64", "v0.5.0"),
+        (
+            "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-glooplatform",
+            "v0.0.0-beta0",
+            "glooplatform-api-plugin-linux-amd64",
+            "v0.0.0-beta1",
+        ),
+    ],
+)
+def test_tag_in_the_format_that_the_repository_never_had(
+    runner: Runner, repository: str, tag: str, asset: str, nearest: str
+) -> None:
+    location = f"{repository}/releases/download/{tag}/{asset}"
+    text = values(f"- name: x/y\n  location: {location}")
+    [finding] = [f for f in lint(runner, text) if f["rule"] == "release-tag"]
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert f"has no tag `{tag}`" in finding["message"]
+    assert f"did you mean `{nearest}`?" in finding["message"]
+    # The hint gives the nearest release's own asset name.
+    release = known_plugins()[repository.removeprefix("https://github.com/")]
+    version = version_of(nearest)
+    assert version is not None
+    published = release.assets_for(version)
+    assert published is not None
+    assert finding["hint"].rsplit("/", 1)[1] in published.assets
+
+
+def test_the_docs_sample_nginx_url_has_no_release(runner: Runner) -> None:
+    # argo-rollouts docs/features/traffic-management/plugins.md L66 at v1.9.1.
+    location = (
+        "https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-sample-nginx"
+        "/releases/download/v0.0.1/metric-plugin-linux-amd64"
+    )
+    text = values(f"- name: argoproj-labs/sample-nginx\n  location: {location}")
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-tag"
+    assert (finding["line"], finding["column"]) == at(text, location)
+    assert "has no tags" in finding["message"]
+
+
+def test_a_tag_newer_than_the_catalog_is_left_to_the_network(runner: Runner) -> None:
+    for tag in ("v0.16.0", "v1.0.0-rc1"):
+        location = f"{GATEWAYAPI}/releases/download/{tag}/gatewayapi-plugin-linux-amd64"
+        assert (
+            lint(runner, values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}")) == []
+        )
+
+
+def test_fixed_location_is_built_from_the_parsed_url(runner: Runner) -> None:
+    # The path as Go decodes it holds `0.4.0`; the text holds `0.4%2E0`.
+    location = f"{GATEWAYAPI}/releases/download/0.4%2E0/gatewayapi-plugin-linux-amd64"
+    [finding] = lint(runner, values(f"- name: argoproj-labs/gatewayAPI\n  location: {location}"))
+    assert "did you mean `v0.4.0`?" in finding["message"]
+    assert finding["hint"] == (
+        f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
+    )
