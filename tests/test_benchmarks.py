@@ -56,6 +56,8 @@ def test_warm_run_asks_nothing_for_pinned_entries(tmp_path: Path) -> None:
     assert facts["requests per warm run, half pinned"] == 2
     assert facts["of those, conditional and answered 304"] == 2
     assert facts["every warm-run request expected (none for pinned, at most one 304 for unpinned)"]
+    # Every download's inspection is remembered, so the warm runs inspect nothing again.
+    assert facts["facts records after each cold run (one per download)"] == 4
 
 
 def test_offline_start_imports_no_network_or_terminal_library(tmp_path: Path) -> None:

@@ -155,9 +155,9 @@ def _verify_downloads(
     result.warnings.extend(report.warnings)
     for url, artifact in report.artifacts.items():
         if artifact.path is not None:
-            from rollouts_plugin_lint.inspect import inspect_file
+            from rollouts_plugin_lint.inspect.memo import inspect_artifact
 
-            result.facts[url] = inspect_file(artifact.path, artifact.content_type)
+            result.facts[url] = inspect_artifact(artifact, report.cache)
     verdicts: list[Finding] = []
     for entry in entries:
         artifact = report.artifacts[entry.location or ""]

@@ -140,8 +140,13 @@ def kill_group(child: subprocess.Popen[bytes]) -> None:
 
 
 def cache_objects(root: Path) -> list[Path]:
+    """The downloaded files, not the facts records that sit beside them (inspect/memo.py)."""
     objects = root / "objects"
-    return sorted(p for p in objects.rglob("*") if p.is_file()) if objects.is_dir() else []
+    if not objects.is_dir():
+        return []
+    return sorted(
+        p for p in objects.rglob("*") if p.is_file() and not p.name.endswith(".facts.json")
+    )
 
 
 def assert_cache_is_sound(root: Path) -> None:

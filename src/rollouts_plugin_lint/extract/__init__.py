@@ -73,7 +73,10 @@ def extract_text(
         return extract_markdown(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
-    parsed = walker.walk_text(text, FILE, path, syntax_errors=not looks_templated)
+    # A template is checked only when it all parses, so its every document is composed.
+    parsed = walker.walk_text(
+        text, FILE, path, syntax_errors=not looks_templated, relevant_only=not looks_templated
+    )
     if not parsed and looks_templated:
         return _skipped(
             path,

@@ -28,6 +28,7 @@ from rollouts_plugin_lint.extract.yamlnodes import (
     is_merge_key,
     key_text,
     scalar_value,
+    split_stream,
     to_value,
 )
 from rollouts_plugin_lint.model import (
@@ -88,6 +89,22 @@ def _mentions_plugin_key(text: str) -> bool:
     so that a string adding a misspelled data key is walked and the key reported."""
     lowered = text.lower()
     return "plugin" in lowered and _KEY_MENTION.search(lowered) is not None
+
+
+# What a document must mention for anything in it to matter: a plugin key or near miss
+# (all contain "plugin"), the chart or the ConfigMap (`argo-rollouts`, which is also what
+# extract/hints.py reads: an Application's or HelmRelease's chart, a kustomization's
+# install.yaml), or what can spell them without writing them: a `!!binary` scalar, a
+# `%TAG` shorthand, a double-quoted escape (`\x70lugin`, a `\` line continuation).
+_MAY_MATTER_WORDS = ("plugin", "argo-rollouts", "binary", "%tag")
+_SPELLING_ESCAPE = re.compile(r"\\[xuU\r\n\x85\u2028\u2029]")
+
+
+def _may_matter(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _MAY_MATTER_WORDS) or (
+        "\\" in text and _SPELLING_ESCAPE.search(text) is not None
+    )
 
 
 _JSON6902_DATA_KEY = re.compile(r"/data/([^/]+)")
@@ -153,8 +170,33 @@ class Walker:
         depth: int = 0,
         syntax_errors: bool = True,
         versions: Versions | None = None,
+        relevant_only: bool = False,
     ) -> bool:
-        """Walk every document of `text`. Returns False when it is not YAML."""
+        """Walk every document of `text`. Returns False when it is not YAML. With
+        `relevant_only`, the stream is cut at its document markers and only the documents
+        that can matter are composed (`_may_matter`); a syntax error then stops only its
+        own piece, and the pieces after it are still walked."""
+        if not relevant_only:
+            return self._walk_documents(text, positions, group, depth, syntax_errors, versions)
+        parsed = True
+        for piece in split_stream(text):
+            if _may_matter(piece.text):
+                shifted = PositionMap(positions, piece.line) if piece.line else positions
+                where = f"{group}@{piece.line}"
+                parsed &= self._walk_documents(
+                    piece.text, shifted, where, depth, syntax_errors, versions
+                )
+        return parsed
+
+    def _walk_documents(
+        self,
+        text: str,
+        positions: PositionMap,
+        group: str,
+        depth: int,
+        syntax_errors: bool,
+        versions: Versions | None,
+    ) -> bool:
         locator = Locator(self.path, tuple(LINE_BREAK.split(text)), positions)
         inherited = versions or self.versions
         try:

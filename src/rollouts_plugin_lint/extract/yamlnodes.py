@@ -398,3 +398,71 @@ def to_value(node: Node, budget: list[int]) -> Any:
             key_text(key) or "<complex key>": to_value(value, budget) for key, value in node.value
         }
     return None
+
+
+# A document marker (`---`, or `%` opening a directive) at the start of a line as ruamel's
+# reader counts lines (scanner.check_document_start, check_directive at ruamel.yaml
+# 0.19.1). A `---` there ends whatever came before in every YAML version: a block scalar
+# needs its content indented (a root block scalar ends at it too), a plain scalar stops
+# at it, and a quoted scalar or flow collection that reaches it is an error. So the
+# documents between two markers can be composed alone, at the same positions.
+_RARE_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+_AFTER_RARE_BREAK = re.compile("[\r\x85\u2028\u2029](?=---|%)")
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_MARKER_END = " \t\r\n\x85\u2028\u2029"
+# Directives and the comments or blank lines between them, up to the `---` they precede.
+_DIRECTIVES = re.compile(
+    "(?:(?:%[^\r\n\x85\u2028\u2029]*|[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?)"
+    "(?:\r\n|[\r\n\x85\u2028\u2029]))*"
+)
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """One piece of a YAML stream that holds its own documents: `text` starts at the
+    beginning of line `line` (0-based) of the stream."""
+
+    line: int
+    text: str
+
+
+def split_stream(text: str) -> list[DocumentText]:
+    """Cut a stream before each `---` at column 0, and before the directives that belong
+    to it. str.find does the searching: a regex over a 1 MB text costs 20 times more."""
+    rare = any(character in text for character in _RARE_BREAKS)
+    starts = [0]
+    directive_start: int | None = None
+    for position in _line_starts_with_marker(text, rare):
+        if text[position] == "%":
+            if directive_start is None:
+                directive_start = position
+            continue
+        if text[position + 3 : position + 4] not in ("", *_MARKER_END):
+            continue
+        cut = position
+        if directive_start is not None:
+            run = _DIRECTIVES.match(text, directive_start)
+            if run is not None and run.end() == position:
+                cut = directive_start
+            directive_start = None
+        if cut > starts[-1]:
+            starts.append(cut)
+    pieces = []
+    line = 0
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        pieces.append(DocumentText(line, text[start:end]))
+        line += len(_BREAK.findall(text, start, end)) if rare else text.count("\n", start, end)
+    return pieces
+
+
+def _line_starts_with_marker(text: str, rare: bool) -> list[int]:
+    """Where a line starts with `---` or `%`, in order."""
+    found = [0] if text.startswith(("---", "%")) else []
+    for needle in ("\n---", "\n%"):
+        position = text.find(needle)
+        while position >= 0:
+            found.append(position + 1)
+            position = text.find(needle, position + 1)
+    if rare:
+        found.extend(match.start() + 1 for match in _AFTER_RARE_BREAK.finditer(text))
+    return sorted(set(found))

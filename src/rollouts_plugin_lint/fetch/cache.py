@@ -1,6 +1,7 @@
 """A content-addressed download cache that parallel runs can share.
 
     <root>/objects/ab/abcdef...   the file, named by its sha256
+    <root>/objects/ab/abcdef....facts.json  what inspecting it found (inspect/memo.py)
     <root>/urls/<sha256(url)>.json what a URL served last time: digest, ETag, Last-Modified
     <root>/tmp/                    downloads in flight (same filesystem, so renames are atomic)
 
@@ -88,6 +89,10 @@ class Cache:
 
     def object_path(self, digest: str) -> Path:
         return self.objects / digest[:2] / digest
+
+    def facts_path(self, digest: str) -> Path:
+        """Where what inspecting the object found is kept (inspect/memo.py writes it)."""
+        return self.objects / digest[:2] / f"{digest}.facts.json"
 
     def verified_object(self, digest: str) -> Path | None:
         """The cached file with this sha256, re-hashed (once per run: while its inode,
@@ -179,6 +184,8 @@ class Cache:
                 path.unlink()
                 removed.add(path.name)
                 total -= status.st_size
+            with contextlib.suppress(OSError):
+                self.facts_path(path.name).unlink()
         if not removed:
             return
         with contextlib.suppress(OSError):
