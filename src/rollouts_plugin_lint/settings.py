@@ -30,6 +30,13 @@ PYPROJECT_TABLE = "rollouts-plugin-lint"  # [tool.rollouts-plugin-lint]
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 MAX_CONFIG_BYTES = MIB
+# A found config file is the pull request's: each glob is matched against every file and
+# entry path (80,000 excludes took minutes on 20 files, as fnmatch's compiled-pattern cache
+# holds 32,768), and each platform multiplies the downloads. Real configs list a handful.
+MAX_CONFIG_NAMES = 1_000  # exclude globs, optional plugins
+MAX_CONFIG_OVERRIDES = 100
+MAX_CONFIG_OVERRIDE_PATHS = 50
+MAX_CONFIG_PLATFORMS = 16
 # Bounds on what a flag or the config file (written by whoever opens the pull request) can
 # ask of the runner: (smallest, largest) of each network setting.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -162,7 +169,12 @@ _CONFIG_SCHEMA: dict[str, Any] = {
         "platform": {
             "anyOf": [
                 {"type": "string"},
-                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "minItems": 1,
+                    "maxItems": MAX_CONFIG_PLATFORMS,
+                },
             ]
         },
         "strict": {"type": "boolean"},
@@ -172,21 +184,31 @@ _CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"enum": ["error", "warning", "note", "off"]},
         },
-        "optional-plugins": {"type": "array", "items": {"type": "string"}},
+        "optional-plugins": {
+            "type": "array",
+            "items": {"type": "string"},
+            "maxItems": MAX_CONFIG_NAMES,
+        },
         "overrides": {
             "type": "array",
+            "maxItems": MAX_CONFIG_OVERRIDES,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["paths"],
                 "properties": {
-                    "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "paths": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "maxItems": MAX_CONFIG_OVERRIDE_PATHS,
+                    },
                     "platform": {"$ref": "#/properties/platform"},
                     "severity": {"$ref": "#/properties/severity"},
                 },
             },
         },
-        "exclude": {"type": "array", "items": {"type": "string"}},
+        "exclude": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_CONFIG_NAMES},
         "jobs": {"type": "integer", "minimum": 1, "maximum": BOUNDS["jobs"][1]},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": BOUNDS["timeout"][1]},
         "deadline": {"type": "number", "minimum": 1, "maximum": BOUNDS["deadline"][1]},
@@ -476,6 +498,8 @@ def _validate_config(path: Path, config: Any) -> None:
             detail = f"known keys: {', '.join(known)}"
         raise UsageError(f"{path}: unknown config key `{within}{unknown}`; {detail}")
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "maxItems":  # jsonschema's message would repeat the whole list
+        raise UsageError(f"{path}: `{where}`: more than {error.validator_value} items")
     raise UsageError(f"{path}: `{where}`: {error.message}")
 
 
