@@ -194,7 +194,12 @@ class _Context:
             return []  # the file's own check reports it when it holds plugin lists
 
     def _inside(self, real: str) -> bool:
-        return any(_below(real, root) for root in self.roots)
+        # Nothing in a `.git` folder is the repository's content (discovery never walks one),
+        # and `resources: [../.git]` named it as a base.
+        return any(
+            _below(real, root) and ".git" not in os.path.relpath(real, root).split(os.sep)
+            for root in self.roots
+        )
 
     def _repository_of(self, path: str) -> str:
         """Where `$values/...` starts: the real repository `path` lies in, else the root

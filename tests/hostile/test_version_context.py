@@ -1,6 +1,7 @@
-"""Version context a pull request can make expensive: kustomize bases and Argo CD value
-files are followed across the repository, so the cost of reading them must be bounded for
-the whole run, not only per file. Each test is a real tree in a real run of the CLI."""
+"""Version context a pull request steers: kustomize bases and Argo CD value files are
+followed across the repository, so where they lead and what reading them costs must be
+bounded for the whole run, not only per file. Each test is a real tree in a real run of
+the CLI."""
 
 from __future__ import annotations
 
@@ -50,3 +51,21 @@ def test_many_big_kustomize_bases_cost_a_bounded_time(tmp_path: Path) -> None:
     )
     outcome.assert_report()
     assert "acme/good" in outcome.out
+
+
+def test_a_base_in_the_git_folder_is_not_read(tmp_path: Path) -> None:
+    """`resources: [../.git]` named the repository's own `.git` folder as a base, and its
+    kustomization.yaml handed a controller release to the values file."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".git" / "kustomization.yaml").write_text(
+        "resources:\n"
+        "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.6.0/install.yaml\n"
+    )
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "values.yaml").write_text(PLUGIN_VALUES)
+    (app / "kustomization.yaml").write_text("resources:\n  - values.yaml\n  - ../.git\n")
+    outcome = run_cli(["--offline", "-vv", "app/values.yaml"], tmp_path, limit=TIME_LIMIT)
+    outcome.assert_report()
+    assert "acme/good" in outcome.out + outcome.err
+    assert ".git/kustomization.yaml" not in outcome.out + outcome.err
