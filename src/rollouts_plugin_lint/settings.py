@@ -37,6 +37,7 @@ MAX_CONFIG_NAMES = 1_000  # exclude globs, optional plugins
 MAX_CONFIG_OVERRIDES = 100
 MAX_CONFIG_OVERRIDE_PATHS = 50
 MAX_CONFIG_PLATFORMS = 16
+MAX_CONFIG_VALUES = 10_000  # nodes of a YAML config, aliases expanded
 # Bounds on what a flag or the config file (written by whoever opens the pull request) can
 # ask of the runner: (smallest, largest) of each network setting.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -461,13 +462,18 @@ def _read_yaml_config(path: Path, data: bytes) -> Any:
 
     try:
         documents = list(compose_documents(data.decode("utf-8")))
-        return to_value(documents[0], [10_000]) if documents else {}
+        return to_value(documents[0], [MAX_CONFIG_VALUES]) if documents else {}
     except YamlProblem as problem:
         raise UsageError(
             f"{path}:{problem.line + 1}:{problem.column + 1}: invalid YAML: {problem.message}"
         ) from None
-    except (UnicodeDecodeError, TooLarge):
+    except UnicodeDecodeError:
         raise UsageError(f"{path}: config file is not readable UTF-8 YAML") from None
+    except TooLarge:
+        raise UsageError(
+            f"{path}: config file holds more than {MAX_CONFIG_VALUES:,} values (aliases "
+            "expanded); not read"
+        ) from None
 
 
 def _validate_config(path: Path, config: Any) -> None:

@@ -26,3 +26,15 @@ def test_a_found_config_with_80000_excludes_is_refused(tmp_path: Path) -> None:
     assert "`exclude`: more than 1000 items" in outcome.err
     assert len(outcome.err) < 500, outcome.err[:500]
     assert "Traceback" not in outcome.err
+
+
+def test_a_config_of_too_many_values_says_so(tmp_path: Path) -> None:
+    """A YAML config of 30,000 excludes passed the node bound's error off as "not readable
+    UTF-8 YAML", which sent its author looking for an encoding problem."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    globs = "".join(f"  - 'q{index}*'\n" for index in range(30_000))
+    (tmp_path / ".rollouts-plugin-lint.yaml").write_text(f"exclude:\n{globs}")
+    outcome = run_cli(["--offline", "."], tmp_path, limit=TIME_LIMIT)
+    assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
+    assert "holds more than 10,000 values" in outcome.err, outcome.err
+    assert "UTF-8" not in outcome.err
