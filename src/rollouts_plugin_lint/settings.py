@@ -30,6 +30,14 @@ PYPROJECT_TABLE = "rollouts-plugin-lint"  # [tool.rollouts-plugin-lint]
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 MAX_CONFIG_BYTES = MIB
+# A found config file is the pull request's: each glob is matched against every file and
+# entry path (80,000 excludes took minutes on 20 files, as fnmatch's compiled-pattern cache
+# holds 32,768), and each platform multiplies the downloads. Real configs list a handful.
+MAX_CONFIG_NAMES = 1_000  # exclude globs, optional plugins
+MAX_CONFIG_OVERRIDES = 100
+MAX_CONFIG_OVERRIDE_PATHS = 50
+MAX_CONFIG_PLATFORMS = 16
+MAX_CONFIG_VALUES = 10_000  # nodes of a YAML config, aliases expanded
 # Bounds on what a flag or the config file (written by whoever opens the pull request) can
 # ask of the runner: (smallest, largest) of each network setting.
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -162,7 +170,12 @@ _CONFIG_SCHEMA: dict[str, Any] = {
         "platform": {
             "anyOf": [
                 {"type": "string"},
-                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "minItems": 1,
+                    "maxItems": MAX_CONFIG_PLATFORMS,
+                },
             ]
         },
         "strict": {"type": "boolean"},
@@ -172,21 +185,31 @@ _CONFIG_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"enum": ["error", "warning", "note", "off"]},
         },
-        "optional-plugins": {"type": "array", "items": {"type": "string"}},
+        "optional-plugins": {
+            "type": "array",
+            "items": {"type": "string"},
+            "maxItems": MAX_CONFIG_NAMES,
+        },
         "overrides": {
             "type": "array",
+            "maxItems": MAX_CONFIG_OVERRIDES,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["paths"],
                 "properties": {
-                    "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "paths": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "maxItems": MAX_CONFIG_OVERRIDE_PATHS,
+                    },
                     "platform": {"$ref": "#/properties/platform"},
                     "severity": {"$ref": "#/properties/severity"},
                 },
             },
         },
-        "exclude": {"type": "array", "items": {"type": "string"}},
+        "exclude": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_CONFIG_NAMES},
         "jobs": {"type": "integer", "minimum": 1, "maximum": BOUNDS["jobs"][1]},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": BOUNDS["timeout"][1]},
         "deadline": {"type": "number", "minimum": 1, "maximum": BOUNDS["deadline"][1]},
@@ -439,13 +462,18 @@ def _read_yaml_config(path: Path, data: bytes) -> Any:
 
     try:
         documents = list(compose_documents(data.decode("utf-8")))
-        return to_value(documents[0], [10_000]) if documents else {}
+        return to_value(documents[0], [MAX_CONFIG_VALUES]) if documents else {}
     except YamlProblem as problem:
         raise UsageError(
             f"{path}:{problem.line + 1}:{problem.column + 1}: invalid YAML: {problem.message}"
         ) from None
-    except (UnicodeDecodeError, TooLarge):
+    except UnicodeDecodeError:
         raise UsageError(f"{path}: config file is not readable UTF-8 YAML") from None
+    except TooLarge:
+        raise UsageError(
+            f"{path}: config file holds more than {MAX_CONFIG_VALUES:,} values (aliases "
+            "expanded); not read"
+        ) from None
 
 
 def _validate_config(path: Path, config: Any) -> None:
@@ -476,6 +504,8 @@ def _validate_config(path: Path, config: Any) -> None:
             detail = f"known keys: {', '.join(known)}"
         raise UsageError(f"{path}: unknown config key `{within}{unknown}`; {detail}")
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "maxItems":  # jsonschema's message would repeat the whole list
+        raise UsageError(f"{path}: `{where}`: more than {error.validator_value} items")
     raise UsageError(f"{path}: `{where}`: {error.message}")
 
 

@@ -13,6 +13,9 @@ from rollouts_plugin_lint.model import LINE_BREAK, Finding, Span
 from rollouts_plugin_lint.rules import RULES
 
 MARKER = b"rollouts-plugin-lint:"
+# Each directive that suppresses nothing becomes a finding: a file of a megabyte of them
+# made 200,000 and took a minute. A real file holds a few.
+MAX_DIRECTIVES_PER_FILE = 1_000
 # A YAML comment starts a line or follows whitespace (YAML 1.2, 6.6). Ids are lowercase
 # words with dashes, so nothing of the file's own text reaches a message but them.
 _DIRECTIVE = re.compile(
@@ -32,7 +35,13 @@ def apply_suppressions(findings: Iterable[Finding], texts: Mapping[str, bytes]) 
     """The findings no directive suppresses, plus a note for each directive rule id that
     suppressed nothing (or is not a rule)."""
     findings = list(findings)
-    directives = [d for path, data in texts.items() if MARKER in data for d in _scan(path, data)]
+    directives: list[_Directive] = []
+    overflows: list[Span] = []
+    for path, data in texts.items():
+        if MARKER in data:
+            read, overflow = _scan(path, data)
+            directives += read
+            overflows += [overflow] if overflow else []
     if not directives:
         return findings
     # A `#` inside a token a finding points at (`location: "https://x/ # ..."`) is part of
@@ -57,6 +66,7 @@ def apply_suppressions(findings: Iterable[Finding], texts: Mapping[str, bytes]) 
         else:
             used.add(directive)
     kept.extend(_unused(directive) for directive in directives if directive not in used)
+    kept.extend(_too_many(span) for span in overflows)
     return kept
 
 
@@ -64,10 +74,11 @@ def _inside(comment: Span, token: Span) -> bool:
     return token.column <= comment.column < token.end_column
 
 
-def _scan(path: str, data: bytes) -> list[_Directive]:
+def _scan(path: str, data: bytes) -> tuple[list[_Directive], Span | None]:
+    """The file's directives up to the bound, and where the first one past it is."""
     # Decoded as the report's source snippets are, so lines count the same.
     lines = LINE_BREAK.split(data.decode("utf-8", "replace"))
-    directives = []
+    directives: list[_Directive] = []
     for number, line in enumerate(lines, start=1):
         if "rollouts-plugin-lint:" not in line:
             continue
@@ -76,9 +87,20 @@ def _scan(path: str, data: bytes) -> list[_Directive]:
             continue
         alone = not line[: match.start()].strip()
         span = Span(path, number, match.start() + 1, number, match.end() + 1)
-        for rule in dict.fromkeys(r.strip() for r in match["ids"].split(",")):
-            directives.append(_Directive(span, number + 1 if alone else number, rule))
-    return directives
+        rules = list(dict.fromkeys(r.strip() for r in match["ids"].split(",")))
+        if len(directives) + len(rules) > MAX_DIRECTIVES_PER_FILE:
+            return directives, span
+        directives += [_Directive(span, number + 1 if alone else number, r) for r in rules]
+    return directives, None
+
+
+def _too_many(span: Span) -> Finding:
+    rule = RULES["unused-suppression"]
+    message = (
+        f"more than {MAX_DIRECTIVES_PER_FILE:,} suppressed rule ids in this file: this "
+        "directive and those after it are not read"
+    )
+    return Finding(rule.id, rule.severity, span, message, hint="remove the ones you do not need")
 
 
 def _unused(directive: _Directive) -> Finding:

@@ -32,12 +32,16 @@ from rollouts_plugin_lint.extract.hints import (
 from rollouts_plugin_lint.extract.yamlnodes import Node, YamlProblem, compose_documents
 from rollouts_plugin_lint.versions import Versions
 
-# A real overlay chain is two or three deep and a repository holds tens of kustomizations;
-# these bound what a hostile tree of them can cost (each read is one small parse).
+# A real overlay chain is two or three deep and a repository holds tens of kustomizations
+# of a few kilobytes; these bound what a hostile tree of them can cost. Composing YAML
+# costs about ten seconds a megabyte on a loaded runner, so the bytes parsed are bounded
+# for the whole run, not per file: a thousand bases of a megabyte each took hours.
 MAX_DEPTH = 16
 MAX_FOLDERS = 1_000  # looked into for a kustomization
 MAX_REFERENCES = 1_000  # per kustomization; each costs a stat
-MAX_CONTEXT_FILE_BYTES = 1024 * 1024
+MAX_ALL_REFERENCES = 20_000  # over every kustomization read
+MAX_CONTEXT_FILE_BYTES = 256 * 1024
+MAX_CONTEXT_BYTES = 2 * 1024 * 1024  # parsed in all, then the rest is not followed
 
 
 def version_context(
@@ -105,6 +109,8 @@ class _Context:
     roots: tuple[str, ...]
     cwd: str
     by_file: dict[str, Versions] = field(default_factory=dict)
+    bytes_left: int = MAX_CONTEXT_BYTES
+    references_left: int = MAX_ALL_REFERENCES
 
     def kustomizations(self, start: Iterable[str]) -> None:
         """Read the kustomizations of `start` and of their bases, breadth first (each
@@ -167,26 +173,33 @@ class _Context:
             own = kustomization_versions(documents[0])
             if own.controller:
                 own = Versions(None, own.controller, f"{own.source} of {self._display(path)}")
+            named = kustomization_references(documents[0])[
+                : min(MAX_REFERENCES, self.references_left)
+            ]
+            self.references_left -= len(named)
             # Resolved, as discovery names candidates; a link out of the roots leads nowhere.
-            resolved = (
-                os.path.realpath(os.path.join(folder, reference))
-                for reference in kustomization_references(documents[0])[:MAX_REFERENCES]
-            )
+            resolved = (os.path.realpath(os.path.join(folder, reference)) for reference in named)
             references = tuple(ref for ref in resolved if self._inside(ref))
             bases = tuple(ref for ref in references if os.path.isdir(ref))
             return _Kustomization(path, own, references, bases)
         return None
 
     def _parse(self, data: bytes) -> list[Node]:
-        if len(data) > MAX_CONTEXT_FILE_BYTES:
+        if len(data) > min(MAX_CONTEXT_FILE_BYTES, self.bytes_left):
             return []
+        self.bytes_left -= len(data)
         try:
             return list(compose_documents(data.decode("utf-8-sig")))
         except (UnicodeDecodeError, YamlProblem):
             return []  # the file's own check reports it when it holds plugin lists
 
     def _inside(self, real: str) -> bool:
-        return any(_below(real, root) for root in self.roots)
+        # Nothing in a `.git` folder is the repository's content (discovery never walks one),
+        # and `resources: [../.git]` named it as a base.
+        return any(
+            _below(real, root) and ".git" not in os.path.relpath(real, root).split(os.sep)
+            for root in self.roots
+        )
 
     def _repository_of(self, path: str) -> str:
         """Where `$values/...` starts: the real repository `path` lies in, else the root
