@@ -231,11 +231,6 @@ class _Unresolvable(Exception):
     """An explicitly tagged scalar that yaml.v2 cannot decode as its tag says."""
 
 
-def _tag(node: Node) -> str:
-    tag = node.tag
-    return str(getattr(tag, "value", tag) or "")
-
-
 def written_tag(node: Node) -> str | None:
     return getattr(node, "written_tag", None)
 
