@@ -25,6 +25,7 @@ from rollouts_plugin_lint.discover import (
 from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
+    DataFileReference,
     Finding,
     Platform,
     PluginEntry,
@@ -92,7 +93,7 @@ def run(
         # Imported on the first file that passes the prefilter: the extract stage with
         # ruamel.yaml takes about 0.04 s to import, a fifth of a pre-commit call on a file
         # that mentions no plugin key, and that call never parses anything.
-        from rollouts_plugin_lint.extract import extract_data_file, extract_file
+        from rollouts_plugin_lint.extract import extract_file
 
         beside = charts.beside(candidate.path) if not forced.chart else Versions()
         known = beside.merged(context.get(candidate.path, Versions()))
@@ -103,16 +104,7 @@ def run(
         if extraction.entries or extraction.findings or extraction.references:
             texts[candidate.display_path] = candidate.data
         for data_file in extraction.data_files:
-            read = discovery.read_referenced(candidate, data_file.path, data_file.span)
-            if isinstance(read, Finding):
-                findings.append(read)
-                texts[candidate.display_path] = candidate.data
-                continue
-            display, data = read
-            inner = extract_data_file(display, data, data_file)
-            result.entries.extend(inner.entries)
-            findings.extend(inner.findings)
-            texts[display] = data
+            _extract_data_file(discovery, candidate, data_file, result, findings, texts)
     findings.extend(discovery.skipped)
     not_checked = discovery.not_checked_warning()
     if not_checked:
@@ -135,6 +127,30 @@ def run(
     return result
 
 
+def _extract_data_file(
+    discovery: Discovery,
+    candidate: Candidate,
+    data_file: DataFileReference,
+    result: LintResult,
+    findings: list[Finding],
+    texts: dict[str, bytes],
+) -> None:
+    """A file whose whole text is a data value (a kustomize configMapGenerator `files:`
+    source), read the way discovery reads files, next to the kustomization naming it."""
+    from rollouts_plugin_lint.extract import extract_data_file
+
+    read = discovery.read_referenced(candidate, data_file.path, data_file.span)
+    if isinstance(read, Finding):
+        findings.append(read)
+        texts[candidate.display_path] = candidate.data
+        return
+    display, data = read
+    inner = extract_data_file(display, data, data_file)
+    result.entries.extend(inner.entries)
+    findings.extend(inner.findings)
+    texts[display] = data
+
+
 def _verify_downloads(
     result: LintResult,
     findings: list[Finding],
@@ -145,6 +161,7 @@ def _verify_downloads(
 ) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_artifact, pin_hint
     from rollouts_plugin_lint.fetch import FetchRequest, fetch_all
+    from rollouts_plugin_lint.inspect.memo import inspect_artifact
 
     not_fetched = {finding.span for finding in findings if finding.rule in _NOT_FETCHED}
     entries = [entry for entry in result.entries if _worth_fetching(entry, not_fetched)]
@@ -155,8 +172,6 @@ def _verify_downloads(
     result.warnings.extend(report.warnings)
     for url, artifact in report.artifacts.items():
         if artifact.path is not None:
-            from rollouts_plugin_lint.inspect.memo import inspect_artifact
-
             result.facts[url] = inspect_artifact(artifact, report.cache)
     verdicts: list[Finding] = []
     for entry in entries:
