@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rollouts_plugin_lint.model import Finding, Severity, Span
+from rollouts_plugin_lint.model import Finding, Severity, SourceFile, Span
 
 STDIN = "-"  # a path that means: read one file from stdin
 # Discovery owns the read bound: a bigger file is never read, only reported.
@@ -127,6 +127,7 @@ class Candidate:
     display_path: str
     data: bytes
     boundary: str = "/"  # the folder no file it names may leave (see `_Root`)
+    from_stdin: bool = False  # `path` is then only the name findings carry
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ class Discovery:
             self._skip(self.stdin_name, f"stdin is larger than {MAX_FILE_BYTES // (1024 * 1024)} "
                                         "MiB; not read")  # fmt: skip
         elif might_hold_plugins(data):
-            yield Candidate(self.stdin_name, self.stdin_name, data)
+            yield Candidate(self.stdin_name, self.stdin_name, data, from_stdin=True)
 
     def _look_at(
         self, source: str, absolute: str, found: str, cwd: str, root: _Root
@@ -280,11 +281,11 @@ class Discovery:
 
     def read_referenced(
         self, candidate: Candidate, relative: str, span: Span
-    ) -> tuple[str, bytes] | Finding:
-        """A file that `candidate` names (a kustomize `files:` source), as (display path,
-        bytes), or the finding that says why it was not read. kustomize's default load
-        restrictor (LoadRestrictionsRootOnly) takes files inside the kustomization's folder
-        only, and no link is followed out of the repository."""
+    ) -> SourceFile | Finding:
+        """A file that `candidate` names (a kustomize `files:` source), or the finding that
+        says why it was not read. kustomize's default load restrictor (LoadRestrictionsRootOnly)
+        takes files inside the kustomization's folder only, and no link is followed out of
+        the repository."""
         shown = relative if len(relative) <= 200 else relative[:197] + "..."
         folder = os.path.realpath(os.path.dirname(candidate.path))
         real = os.path.realpath(os.path.join(folder, relative))
@@ -313,7 +314,7 @@ class Discovery:
                 del self.not_checked[kind]
         display = posixpath.normpath(posixpath.join(posixpath.dirname(candidate.display_path),
                                                     relative.replace(os.sep, "/")))  # fmt: skip
-        return display, data
+        return SourceFile(display, real, data)
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
         """`followed`: `source` is already resolved and inside the root."""

@@ -170,6 +170,29 @@ class DataFileReference:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """One text edit of a fix. Within `span`, the text `old` (written there exactly once)
+    becomes `new`. With `whole`, the whole span must read `old` (as a plain, single- or
+    double-quoted scalar) and becomes `new`. With `old` empty, `new` is a `key: value`
+    field added to the mapping after the field `span` covers (from its key to its value)."""
+
+    span: Span
+    old: str
+    new: str
+    whole: bool = False
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What `--fix` writes for a finding. `safe`: it keeps what the configuration means
+    (or makes it say what it evidently meant); unsafe fixes need `--unsafe-fixes`."""
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool = True
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     severity: Severity
@@ -181,10 +204,21 @@ class Finding:
     # The entry field the finding is about: the field at its node, the field a missing-field
     # finding misses, the field a misspelled key stands for. Read by checks/causes.py.
     field: str | None = None
+    fix: Fix | None = None
 
     @property
     def sort_key(self) -> tuple[Any, ...]:
         return (self.span.path, self.span.line, self.span.column, self.severity.rank, self.rule)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file a finding points into: its bytes as checked, and where they were read from
+    (None for standard input). `--fix` writes only to `real`, and only these bytes."""
+
+    display_path: str
+    real: str | None
+    data: bytes
 
 
 @dataclass(frozen=True)

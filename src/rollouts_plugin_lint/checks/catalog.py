@@ -14,7 +14,7 @@ from rollouts_plugin_lint.catalog import (
     release_download,
     version_of,
 )
-from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.common import entry_finding, new_location
 from rollouts_plugin_lint.checks.locations import (
     LocationError,
     asset_platform,
@@ -127,15 +127,16 @@ def _release(
     if tag_fix is not None:
         fixed_asset = _asset_fix(plugin, tag_fix, asset, platforms) or asset
         suggestion = f"; did you mean `{tag_fix}`?" if tag_fix != tag else ""
+        url = f"{base}/releases/download/{tag_fix}/{fixed_asset}"
+        certain = fixed_asset == asset or _certain_asset(plugin, tag_fix, asset, platforms)
         yield entry_finding(
             entry,
             "release-tag",
             f"`{tag}` is not a tag of {plugin.repository}: its tags are "
             f"`{plugin.tag_format}` ({plugin.tags_source}), so GitHub answers 404 Not Found"
             f"{suggestion}",
-            f"location: {base}/releases/download/{tag_fix}/{fixed_asset}"
-            if tag_fix != tag
-            else None,
+            f"location: {url}" if tag_fix != tag else None,
+            fix=new_location(entry, url, safe=certain) if tag_fix != tag else None,
         )
         tag = tag_fix
     else:
@@ -150,12 +151,15 @@ def _release(
             return
         if nearest is not None:
             fixed_asset = _asset_fix(plugin, nearest, asset, platforms) or asset
+            url = f"{base}/releases/download/{nearest}/{fixed_asset}"
             yield entry_finding(
                 entry,
                 "release-tag",
                 f"{plugin.repository} has no tag `{tag}` ({plugin.tags_source}), so GitHub "
                 f"answers 404 Not Found; did you mean `{nearest}`?",
-                f"location: {base}/releases/download/{nearest}/{fixed_asset}",
+                f"location: {url}",
+                # Another version than the one written: a guess, never applied unasked.
+                fix=new_location(entry, url, safe=False),
             )
             return
     right = _asset_fix(plugin, tag, asset, platforms)
@@ -165,12 +169,14 @@ def _release(
     assert version is not None
     release = plugin.assets_for(version)
     assert release is not None
+    url = f"{base}/releases/download/{tag}/{right}"
     yield entry_finding(
         entry,
         "release-asset",
         f"release `{tag}` of {plugin.repository} publishes no asset `{asset}` "
         f"({release.source}), so GitHub answers 404 Not Found; did you mean `{right}`?",
-        f"location: {base}/releases/download/{tag}/{right}",
+        f"location: {url}",
+        fix=new_location(entry, url, safe=_certain_asset(plugin, tag, asset, platforms)),
     )
 
 
@@ -187,11 +193,35 @@ def _tag_fix(plugin: KnownPlugin, tag: str) -> str | None:
     return tag
 
 
+def _certain_asset(
+    plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
+) -> bool:
+    """Whether `_asset_fix` chose the one asset of the release for the platform `asset`
+    was meant for, rather than the closest name among several."""
+    candidates = _assets_for_target(plugin, tag, asset, platforms)
+    return candidates is not None and len(candidates) == 1
+
+
 def _asset_fix(
     plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
 ) -> str | None:
     """The asset the release of `tag` publishes in place of `asset`, for the target
     platform; None when `asset` is published or the catalog does not know that release."""
+    candidates = _assets_for_target(plugin, tag, asset, platforms)
+    if candidates is None:
+        return None
+    version = version_of(tag)
+    release = plugin.assets_for(version) if version is not None else None
+    assert release is not None
+    pool = candidates or list(release.assets)
+    return (difflib.get_close_matches(asset, pool, n=1, cutoff=0) or pool)[0]
+
+
+def _assets_for_target(
+    plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
+) -> list[str] | None:
+    """The assets of the release of `tag` for the platform `asset` was meant for; None
+    when `asset` is published or the catalog does not know that release."""
     version = version_of(tag)
     release = plugin.assets_for(version) if version is not None else None
     if release is None or asset in release.assets:
@@ -203,12 +233,10 @@ def _asset_fix(
         (p for p in platforms if stated.os in (None, p.os) and stated.arch in (None, p.arch)),
         platforms[0],
     )
-    for_target = [
+    return [
         a for a in release.assets
         if (asset_platform(a).os, asset_platform(a).arch) == (target.os, target.arch)
     ]  # fmt: skip
-    pool = for_target or list(release.assets)
-    return (difflib.get_close_matches(asset, pool, n=1, cutoff=0) or pool)[0]
 
 
 def listing_disagreement(

@@ -49,6 +49,11 @@ def summary_line(result: LintResult) -> str:
         )
     scope = f"{_plural(len(result.entries), 'plugin entry', 'plugin entries')} in {files} checked"
     status = ", ".join(counts) if result.findings else "no problems found"
+    if result.fixed:
+        fixed = _plural(result.fixed, "finding")
+        status = f"fixed {fixed}, " + (
+            ", ".join(counts) + " left" if result.findings else "no problems left"
+        )
     if not result.count(Severity.ERROR):
         status += f"; {verified(result)}"
     return f"{status} ({scope})"
