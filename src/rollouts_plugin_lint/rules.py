@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rollouts_plugin_lint.model import Severity
 
@@ -19,6 +19,8 @@ class Rule:
     fix: str  # what to change, for --explain
     # Network trouble rather than misconfiguration: --lenient turns these into warnings.
     network: bool = False
+    # What --fix writes for it, and when a fix is safe or needs --unsafe-fixes.
+    autofix: str | None = None
 
 
 _RULES = [
@@ -561,4 +563,28 @@ _RULES = [
     ),
 ]
 
-RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+_AUTOFIXES = {
+    "unknown-field": "safe: renames the key when it has one obvious meaning (`pluginLocation`, "
+    "`url`, `sha265`) and the entry has no such field yet.",
+    "sha256-format": "safe: lowercases the digest and drops a `sha256:` prefix or surrounding "
+    "whitespace, when what is left is 64 hex characters.",
+    "schema": 'safe: a quoted boolean in `disabled` unquoted (`"false"` -> `false`, YAML 1.1 '
+    '`"yes"` -> `true`), a one-word `args` string made a list (`--x` -> `["--x"]`); '
+    "unsafe: an `args` string of several words split into one argument per word.",
+    "location-format": "safe: `file://localhost/x` -> `file:///x`, `file:x` -> `file:///x`.",
+    "release-tag": "safe: the tag in the plugin's tag format (`0.4.0` -> `v0.4.0`, with the "
+    "asset that release publishes for the platform); unsafe: the nearest tag the plugin has, "
+    "when the tag written is none of its tags.",
+    "release-asset": "safe: the one asset the release publishes for the platform the name was "
+    "meant for (the catalog's asset names per version); unsafe: the closest name among several.",
+    "download-failed": "safe: the tag as GitHub's release listing has it, with the asset as "
+    "written or the one binary listed for its platform; unsafe: the closest asset name among "
+    "several.",
+    "missing-sha256": 'safe: adds `sha256: "<digest>"` after `location`, only for a file this '
+    "run downloaded (or revalidated with the server) and that passed every check; an offline "
+    "run, or one whose download failed any check, pins nothing.",
+}
+
+RULES: dict[str, Rule] = {
+    rule.id: replace(rule, autofix=_AUTOFIXES.get(rule.id)) for rule in _RULES
+}
