@@ -70,6 +70,8 @@ def test_every_fact_has_a_source_and_a_usable_value() -> None:
         "argoproj-labs/rollouts-plugin-metric-honeycomb",
         "argoproj-labs/rollouts-plugin-metric-ai",
         "argoproj-labs/rollouts-plugin-metric-signalfx",
+        "argoproj-labs/rollouts-plugin-metric-datadog",
+        "argoproj-labs/rollouts-opsmx-metric-plugin",
     ):
         assert needed in repositories
     for plugin in plugins.values():
@@ -124,18 +126,34 @@ def test_gatewayapi_facts_match_its_repository() -> None:
 
 def test_keys_match_the_plugins_code_in_every_mirror() -> None:
     """Each catalogued key is the string the plugin's code reads its configuration under,
-    in every plugin repository mirrored here."""
+    at the commit its source names, in every plugin repository mirrored here (a default
+    branch can lack the code: the opsmx plugin's holds only its first commit)."""
     checked = 0
     for plugin in known_plugins().values():
         mirror = MIRRORS / plugin.repository.replace("/", "+") / "repo"
         if plugin.config_key is None or not mirror.is_dir():
             continue
+        cited = re.search(r"@ ([0-9a-f]{8})", plugin.config_key.source)
+        assert cited is not None, plugin.repository
         grep = subprocess.run(
-            ["git", "-C", str(mirror), "grep", "-F", f'"{plugin.config_key.value}"', "HEAD",
+            ["git", "-C", str(mirror), "grep", "-F", f'"{plugin.config_key.value}"', cited[1],
              "--", "*.go"],
             capture_output=True, text=True,
         )  # fmt: skip
         assert grep.returncode == 0, plugin.repository
+        checked += 1
+    if checked == 0:
+        pytest.skip("no plugin mirror here")
+
+
+def test_complete_tag_lists_match_every_mirror() -> None:
+    """A tag list the catalog calls complete is every tag of the plugin's repository."""
+    checked = 0
+    for plugin in known_plugins().values():
+        mirror = MIRRORS / plugin.repository.replace("/", "+") / "repo"
+        if not plugin.tags_complete or not mirror.is_dir():
+            continue
+        assert sorted(_git(mirror, "tag").split()) == sorted(plugin.known_tags), plugin.repository
         checked += 1
     if checked == 0:
         pytest.skip("no plugin mirror here")
@@ -155,6 +173,29 @@ def test_tag_without_its_v_is_found_offline(runner: Runner) -> None:
     assert finding["hint"] == (
         f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
     )
+
+
+@pytest.mark.parametrize(
+    ("repository", "written", "meant", "asset"),
+    [
+        ("rollouts-plugin-metric-datadog", "0.1.0-alpha.1", "v0.1.0-alpha.1",
+         "rollouts-plugin-metric-datadog-linux-amd64"),
+        ("rollouts-plugin-metric-signalfx", "0.2.0", "v0.2.0", "metric-plugin-linux-amd64"),
+    ],
+)  # fmt: skip
+def test_signalfx_and_datadog_tags_are_in_the_catalog(
+    runner: Runner, repository: str, written: str, meant: str, asset: str
+) -> None:
+    base = f"https://github.com/argoproj-labs/{repository}"
+    location = f"{base}/releases/download/{written}/{asset}"
+    text = configmap(
+        f'- name: argoproj-labs/{repository}\n  location: "{location}"', "metricProviderPlugins"
+    )
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-tag"
+    assert (finding["line"], finding["column"]) == at(text, f'"{location}"')
+    assert f"did you mean `{meant}`?" in finding["message"]
+    assert finding["hint"] == f"location: {base}/releases/download/{meant}/{asset}"
 
 
 def test_tag_and_asset_both_wrong_give_one_fixed_location(runner: Runner) -> None:
