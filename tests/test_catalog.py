@@ -687,3 +687,24 @@ def test_an_image_reference_splits_at_the_tag_after_the_last_slash(
     reference: str, parts: tuple[str, str | None, bool]
 ) -> None:
     assert split_image(reference) == parts
+
+
+def test_a_controller_built_into_another_image_may_hold_the_file_itself(
+    runner: Runner,
+) -> None:
+    """metric-ai's Dockerfile builds a controller image with the plugin inside: the
+    Deployment's mounts then do not say where the file can be."""
+    text = manifests_copying(
+        "trafficRouterPlugins", "argoproj-labs/gatewayAPI", f"{GATEWAYAPI_IMAGE}:v0.15.0"
+    ).replace("quay.io/argoproj/argo-rollouts:v1.9.1", "registry.example/rollouts-custom:v1")
+    text = text.replace("file://./plugin-bin/gatewayapi-src", "file:///opt/baked-in-plugin")
+    runner.write("config.yaml", text)
+    _, report = runner.json("config.yaml")
+    assert {f["rule"] for f in report["findings"]} == {"file-location"}
+    unmounted = text.replace(
+        "registry.example/rollouts-custom:v1", "quay.io/argoproj/argo-rollouts:v1.9.1"
+    )
+    runner.write("config.yaml", unmounted)
+    _, report = runner.json("config.yaml")
+    [finding] = [f for f in report["findings"] if f["rule"] == "file-location-unmounted"]
+    assert (finding["line"], finding["column"]) == at(unmounted, "file:///opt/baked-in-plugin")

@@ -41,12 +41,16 @@ def values_mounts(fields: Mapping[str | None, Node], locator: Locator) -> Contro
 
 def deployment_mounts(root: Node, locator: Locator) -> ControllerMounts | None:
     """From a Deployment whose pod runs the controller's container; None for any other
-    document."""
+    document, and for a controller built into another image (metric-ai's and
+    glooplatform's Dockerfiles copy their plugin into one): its own files are unknown."""
     if _scalar(_field(root, "kind")) != "Deployment":
         return None
     pod = _field(_field(_field(root, "spec"), "template"), "spec")
     controller = next((c for c in _mappings(_field(pod, "containers")) if _is_controller(c)), None)
     if controller is None:
+        return None
+    image = _scalar(_field(controller, "image"))
+    if image is not None and _CONTROLLER_IMAGE.search(image) is None:
         return None
     return _mounts(
         _field(controller, "volumeMounts"),
