@@ -85,13 +85,26 @@ class Span:
 
 
 @dataclass(frozen=True)
+class MountedImage:
+    """A container image whose files reach the controller: an init container that copies
+    from it (`path`: where the copy lands, as the controller sees it), or a Kubernetes
+    image volume (`volume`; `path`: where the controller mounts it)."""
+
+    reference: str  # as written: `registry/repository:tag` or `...@sha256:...`
+    path: str
+    span: Span  # the reference's node
+    volume: bool = False
+
+
+@dataclass(frozen=True)
 class ControllerMounts:
-    """What a values document mounts into the controller, for `file://` locations:
-    the controller's mount paths and the files init containers copy there (as the
-    controller sees them)."""
+    """What a values document or the controller's Deployment mounts into the controller,
+    for `file://` locations: the controller's mount paths, the files init containers copy
+    there (as the controller sees them), and the images those files come from."""
 
     mount_paths: tuple[str, ...] = ()
     copied: tuple[str, ...] = ()
+    images: tuple[MountedImage, ...] = ()
 
 
 @dataclass(frozen=True)
