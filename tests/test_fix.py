@@ -31,6 +31,23 @@ def fixable(runner: Runner, path: str = ".") -> list[str]:
     return [finding["rule"] for finding in report["findings"] if finding["fix"]]
 
 
+GATEWAY_IMAGE = "ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+
+
+def _values_copying_from(image: str) -> str:
+    return (
+        "controller:\n  trafficRouterPlugins:\n    - name: argoproj-labs/gatewayAPI\n"
+        "      location: file:///plugins/rollouts-plugin-trafficrouter-gatewayapi\n"
+        "  initContainers:\n    - name: copy\n"
+        f"      image: {image}   # the plugin's image\n"
+        '      command: ["/bin/sh", "-c"]\n'
+        "      args: [cp /bin/rollouts-plugin-trafficrouter-gatewayapi /plugins/]\n"
+        "      volumeMounts: [{name: plugins, mountPath: /plugins}]\n"
+        "  volumes: [{name: plugins, emptyDir: {}}]\n"
+        "  volumeMounts: [{name: plugins, mountPath: /plugins}]\n"
+    )
+
+
 CASES = {
     "unknown-field, one obvious meaning": (
         "controller:\n  trafficRouterPlugins:\n    - name: a/b\n"
@@ -77,6 +94,10 @@ CASES = {
         f'      location: "{GATEWAY}/releases/download/v0.4.0/gateway-api-plugin-linux-amd64"\r\n',
         "\ufeffcontroller:\r\n  trafficRouterPlugins:\r\n    - name: argoproj-labs/gatewayAPI\r\n"
         f'      location: "{GATEWAY}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"\r\n',
+    ),
+    "the image tag of a file:// plugin's init container": (
+        _values_copying_from(f"{GATEWAY_IMAGE}:0.5.0"),
+        _values_copying_from(f"{GATEWAY_IMAGE}:v0.5.0"),
     ),
     "an Argo CD helm.values string": (
         "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: rollouts\n"

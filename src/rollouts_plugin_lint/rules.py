@@ -573,7 +573,8 @@ _AUTOFIXES = {
     "unsafe: an `args` string of several words split into one argument per word.",
     "location-format": "safe: `file://localhost/x` -> `file:///x`, `file:x` -> `file:///x`.",
     "release-tag": "safe: the tag in the plugin's tag format (`0.4.0` -> `v0.4.0`, with the "
-    "asset that release publishes for the platform); unsafe: the nearest tag the plugin has, "
+    "asset that release publishes for the platform), and the tag of the image a `file://` "
+    "plugin is copied from in the image's format; unsafe: the nearest tag the plugin has, "
     "when the tag written is none of its tags.",
     "release-asset": "safe: the one asset the release publishes for the platform the name was "
     "meant for (the catalog's asset names per version); unsafe: the closest name among several.",

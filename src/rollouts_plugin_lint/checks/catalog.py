@@ -28,7 +28,9 @@ from rollouts_plugin_lint.checks.locations import (
 )
 from rollouts_plugin_lint.checks.placeholder import placeholder
 from rollouts_plugin_lint.model import (
+    Edit,
     Finding,
+    Fix,
     MountedImage,
     Platform,
     PluginEntry,
@@ -120,7 +122,17 @@ def _image_tag(
         hint=f"{key}: {found.repository}:{meant}" if meant else None,
         plugin=entry.name,
         kind=entry.kind,
+        fix=_retagged(mounted, tag, meant, key),
     )
+
+
+def _retagged(mounted: MountedImage, tag: str, meant: str | None, key: str) -> Fix | None:
+    """The image reference as written with the tag in the image's format."""
+    reference = mounted.reference
+    if meant is None or not reference.endswith(f":{tag}"):
+        return None
+    fixed = reference[: -len(tag)] + meant
+    return Fix(f"{key}: {fixed}", (Edit(mounted.span, reference, fixed),))
 
 
 def _name(entry: PluginEntry, plugin: KnownPlugin, recognised: str = "") -> Iterator[Finding]:
