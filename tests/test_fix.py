@@ -406,3 +406,56 @@ def test_every_rule_with_a_fix_documents_it(runner: Runner) -> None:
         assert RULES[rule].autofix is not None
         assert "Automatic fix (--fix): safe" in explain_rule(rule)
     assert "Automatic fix (--fix): none" in explain_rule("name-format")
+
+
+UNSAFE_CASES = {
+    "the nested string of old charts, on a current chart": (
+        (),
+        "controller:\n  trafficRouterPlugins:\n    trafficRouterPlugins: |-\n"
+        '      - name: "a/b"   # the plugin\n        location: file:///p/b\n\n'
+        "      - name: a/c\n        location: file:///p/c\n  replicas: 2\n",
+        "controller:\n  trafficRouterPlugins:\n"
+        '    - name: "a/b"   # the plugin\n      location: file:///p/b\n\n'
+        "    - name: a/c\n      location: file:///p/c\n  replicas: 2\n",
+    ),
+    "a string list on a current chart": (
+        ("--chart-version", "2.40.0"),
+        "controller:\n  metricProviderPlugins: |\n    - name: a/m\n      location: file:///p/m\n",
+        "controller:\n  metricProviderPlugins:\n    - name: a/m\n      location: file:///p/m\n",
+    ),
+    "a list on an old chart, written at its key's indentation": (
+        ("--chart-version", "2.35.0"),
+        "controller:\r\n  trafficRouterPlugins:\r\n  # ours\r\n  - name: a/b\r\n"
+        "    location: file:///p/b   # copied by an init container\r\n  replicas: 2\r\n",
+        "controller:\r\n  trafficRouterPlugins:\r\n  # ours\r\n"
+        "    trafficRouterPlugins: |-\r\n      - name: a/b\r\n"
+        "        location: file:///p/b   # copied by an init container\r\n  replicas: 2\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNSAFE_CASES)
+def test_the_chart_forms_are_rewritten_only_with_unsafe_fixes(runner: Runner, case: str) -> None:
+    args, before, expected = UNSAFE_CASES[case]
+    path = runner.write("values.yaml", before.encode())
+
+    runner.run(*OFFLINE, *args, "--fix", ".")
+    safe_only = path.read_bytes()
+    runner.run(*OFFLINE, *args, "--fix", "--unsafe-fixes", ".")
+
+    assert safe_only == before.encode()
+    assert path.read_bytes() == expected.encode()
+    _, report = runner.json(*args, ".")
+    assert [f["rule"] for f in report["findings"] if f["rule"] == "plugin-list-shape"] == []
+
+
+def test_a_list_form_with_text_around_gets_no_rewrite(runner: Runner) -> None:
+    before = (
+        "controller:\n  trafficRouterPlugins: [{name: a/b, location: 'file:///p/b'}]\n"
+        "  metricProviderPlugins: |2-\n      - name: a/m\n        location: file:///p/m\n"
+    )
+    path = runner.write("values.yaml", before)
+
+    runner.run(*OFFLINE, "--chart-version", "2.35.0", "--fix", "--unsafe-fixes", ".")
+
+    assert path.read_text() == before

@@ -132,8 +132,13 @@ def _change(text: str, starts: list[int], edit: Edit) -> tuple[int, int, str] | 
         return None
     region = text[start:end]
     if edit.whole:
+        # Fixes speak `\n`; the file keeps its own line breaks.
         written = (edit.old, f'"{edit.old}"', f"'{edit.old}'")
-        return (start, end, edit.new) if region in written else None
+        if LINE_BREAK.sub("\n", region) not in written:
+            return None
+        found = LINE_BREAK.search(region)
+        line_break = found.group() if found else _first_break(text)
+        return start, end, edit.new.replace("\n", line_break)
     if not edit.old:
         return _insertion(text, starts, edit, start, end)
     if region.count(edit.old) != 1 or not _SAFE_TEXT.fullmatch(edit.new):

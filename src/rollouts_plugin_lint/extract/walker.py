@@ -17,6 +17,7 @@ from rollouts_plugin_lint.extract.hints import document_versions
 from rollouts_plugin_lint.extract.mounts import MOUNT_KEYS, deployment_mounts, values_mounts
 from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.references import references_in
+from rollouts_plugin_lint.extract.reshape import list_as_nested_string, string_as_list
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -38,6 +39,7 @@ from rollouts_plugin_lint.model import (
     ControllerMounts,
     DataFileReference,
     Finding,
+    Fix,
     Origin,
     PluginEntry,
     PluginKind,
@@ -443,6 +445,7 @@ class Walker:
                     "list makes the ConfigMap invalid; that chart takes a nested string",
                     hint=_nested_hint(kind),
                     kind=kind,
+                    fix=list_as_nested_string(kind, key.start_mark.column, value, locator),
                 )
             self._entries(value, place)
         elif isinstance(value, MappingNode):
@@ -463,6 +466,9 @@ class Walker:
                     ),
                     hint=_nested_hint(kind) if old_chart else _values_hint(kind),
                     kind=kind,
+                    fix=None
+                    if old_chart
+                    else string_as_list(kind, key.start_mark.column + 2, value, locator, False),
                 )
                 self._string_list(value, place)
         else:
@@ -512,6 +518,7 @@ class Walker:
                 hint=_values_hint(kind)
                 + "\n(the nested string form is right only for chart versions up to 2.37.7)",
                 kind=kind,
+                fix=_nested_as_list(kind, pairs, locator),
             )
         for inner_key, inner_value in nested:
             inner_kind = PLUGIN_KEYS[key_text(inner_key) or ""]
@@ -669,6 +676,7 @@ class Walker:
         severity: Severity | None = None,
         plugin: str | None = None,
         kind: PluginKind | None = None,
+        fix: Fix | None = None,
     ) -> None:
         self.result.findings.append(
             Finding(
@@ -679,6 +687,7 @@ class Walker:
                 hint=hint,
                 plugin=plugin,
                 kind=kind,
+                fix=fix,
             )
         )
 
@@ -875,6 +884,16 @@ def _step_plugins_unread(place: _Place, chart_key: bool) -> str | None:
             "the key came with controller v1.8.0, so these step plugins are silently not loaded"
         )
     return None
+
+
+def _nested_as_list(
+    kind: PluginKind, pairs: list[tuple[str | None, Node, Node]], locator: Locator
+) -> Fix | None:
+    """The fix for a lone nested string of the same list: the list it holds."""
+    if len(pairs) != 1 or pairs[0][0] != kind.value or not isinstance(pairs[0][2], ScalarNode):
+        return None
+    _, inner_key, block = pairs[0]
+    return string_as_list(kind, inner_key.start_mark.column, block, locator, True)
 
 
 def _nested_hint(kind: PluginKind) -> str:
