@@ -181,12 +181,17 @@ async def _fetch(
             async with semaphore:
                 artifact = await downloader.fetch(request.url, request.pinned)
             finished[request.url] = artifact
+            parts = release_url_parts(artifact.url, server_hosts)
+            if parts is None:
+                return artifact
             if artifact.status is not None and artifact.status >= 400:
-                parts = release_url_parts(artifact.url, server_hosts)
-                if parts is not None:
-                    lookup = await oracle.lookup(*parts)
-                    if lookup is not None:
-                        artifact = replace(artifact, release=lookup)
+                lookup = await oracle.lookup(*parts)
+                if lookup is not None:
+                    artifact = replace(artifact, release=lookup)
+            elif artifact.downloaded and artifact.path is not None:
+                published = await oracle.published_sha256(*parts)
+                if published is not None:
+                    artifact = replace(artifact, published_sha256=published)
             return artifact
 
         tasks = {request.url: asyncio.ensure_future(one(request)) for request in requests}
