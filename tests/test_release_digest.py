@@ -361,14 +361,70 @@ def test_the_token_goes_only_with_the_workflow_owners_releases(
     assert len(of_rule(json.loads(out), "release-digest-mismatch")) == 2
 
 
-def test_offline_asks_nothing(runner: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An online run fills the cache (and is asked once); the offline run after it sends
-    no request at all."""
-    with github(tag_answer({ASSET: f"sha256:{SERVED}"})) as server:
+def pinned(location: str, digest: str) -> str:
+    return f"controller:\n  trafficRouterPlugins:\n{entry(location, digest)}"
+
+
+def entry(location: str, digest: str) -> str:
+    return f'    - name: acme/router\n      location: {location}\n      sha256: "{digest}"\n'
+
+
+def test_a_warm_cache_and_offline_still_know_githubs_digest(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pinned to the bytes served: the first run downloads and asks the API; the next runs
+    are answered by the cache alone (no request at all, online or --offline) and still say
+    that GitHub publishes other bytes."""
+    with github(tag_answer({ASSET: f"sha256:{OTHER}"})) as server:
         wired(server, monkeypatch)
-        runner.write("values.yaml", config(download(server)))
-        online(runner, "values.yaml")
+        runner.write("values.yaml", pinned(download(server), SERVED))
+        reports = [online(runner, "values.yaml")[1]]
         asked = len(server.requests)
-        online(runner, "--offline", "values.yaml")
+        reports.append(online(runner, "values.yaml")[1])
+        reports.append(online(runner, "--offline", "values.yaml")[1])
     assert asked == 2  # the download and the release
     assert len(server.requests) == asked
+    for report in reports:
+        (finding,) = of_rule(report, "release-digest-mismatch")
+        assert OTHER in finding["message"] and SERVED in finding["message"]
+
+
+def test_a_revalidated_download_is_not_asked_about_again(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unpinned, the URL is revalidated on every run; a 304 means the same bytes, whose
+    published digest the cache already holds: the API is asked once."""
+    answer = (200, release("v1.0.0", {ASSET: f"sha256:{OTHER}"}))
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        if request.target.startswith("/api/"):
+            respond(conn, *answer, JSON)
+        elif request.headers.get("if-none-match") == '"v1"':
+            respond(conn, 304, b"", {"ETag": '"v1"'})
+        else:
+            respond(conn, 200, STATIC_ELF, {"ETag": '"v1"'})
+
+    with serving(handler) as server:
+        wired(server, monkeypatch)
+        runner.write("values.yaml", config(download(server)))
+        reports = [online(runner, "values.yaml")[1] for _ in range(2)]
+        statuses = [r.target for r in server.requests]
+    assert len(api_requests(server)) == 1, statuses
+    for report in reports:
+        assert len(of_rule(report, "release-digest-mismatch")) == 1
+
+
+def test_a_planted_published_digest_makes_the_record_untrusted(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with github(tag_answer({ASSET: f"sha256:{OTHER}"})) as server:
+        wired(server, monkeypatch)
+        runner.write("values.yaml", pinned(download(server), SERVED))
+        online(runner, "values.yaml")
+        (record,) = (runner.root.parent / "cache" / "urls").glob("*.json")
+        data = json.loads(record.read_text())
+        assert data["published_sha256"] == OTHER
+        record.write_text(json.dumps({**data, "published_sha256": "\x1b[31m" + OTHER}))
+        _, report = online(runner, "--offline", "values.yaml")
+    assert of_rule(report, "release-digest-mismatch") == []
+    assert sorted(f["rule"] for f in report["findings"]) == ["insecure-location", "not-verified"]
