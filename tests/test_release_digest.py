@@ -428,3 +428,30 @@ def test_a_planted_published_digest_makes_the_record_untrusted(
         _, report = online(runner, "--offline", "values.yaml")
     assert of_rule(report, "release-digest-mismatch") == []
     assert sorted(f["rule"] for f in report["findings"]) == ["insecure-location", "not-verified"]
+
+
+def test_a_listing_past_the_bound_drops_the_failure_hint(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound is the oracle's, for every answer: a listing that inflates to 64 MiB is
+    read no further than MAX_API_BODY, so the failing URL keeps its finding without a hint
+    (read whole, the listing would say the tag is `v1.0.0`)."""
+    listing = b"[" + release("v1.0.0", {ASSET: None}) + b" " * (64 * MIB) + b"]"
+    big = gzip.compress(listing, 9)
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        if request.target.startswith("/api/repos/o/r/releases?"):
+            respond(conn, 200, big, {**JSON, "Content-Encoding": "gzip"})
+        elif request.target.startswith("/api/"):
+            respond(conn, 200, b'{"full_name": "o/r"}', JSON)
+        else:
+            respond(conn, 404, b"Not Found")
+
+    with serving(handler) as server:
+        wired(server, monkeypatch)
+        runner.write("values.yaml", config(download(server, tag="1.0.0")))
+        _, report = online(runner, "values.yaml")
+    (failure,) = of_rule(report, "download-failed")
+    assert "404 Not Found" in failure["message"]
+    assert "v1.0.0" not in failure["message"] + (failure.get("hint") or "")
+    assert "has no release" not in failure["message"]  # nothing is said that is not known

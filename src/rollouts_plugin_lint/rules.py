@@ -360,7 +360,10 @@ _RULES = [
         "checksum-mismatch",
         E,
         "The configured sha256 differs from the download's",
-        "The controller refuses the plugin and crash-loops.",
+        "The controller refuses the plugin and crash-loops. Online, for a GitHub release "
+        "asset, the message says when GitHub publishes the download's digest (the pin is "
+        "likely stale or wrong); when the pin is GitHub's digest and the download is not, "
+        "release-digest-mismatch is reported instead.",
         example='- name: acme/p\n  location: https://.../p-linux-amd64\n  sha256: "0000..."',
         fix=(
             "Set `sha256` to the digest of the file the URL serves (the message shows it), "
