@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -455,3 +456,34 @@ def test_a_listing_past_the_bound_drops_the_failure_hint(
     assert "404 Not Found" in failure["message"]
     assert "v1.0.0" not in failure["message"] + (failure.get("hint") or "")
     assert "has no release" not in failure["message"]  # nothing is said that is not known
+
+
+def test_the_listing_a_failure_lookup_fetched_answers_the_digest_too(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing URL of o/r makes the oracle list o/r's releases; the served asset of the
+    same repository, finished after that listing, is read from it: no tag lookup."""
+    listed = threading.Event()
+    listing = b"[" + release("v1.0.0", {ASSET: f"sha256:{OTHER}"}) + b"]"
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        if request.target.startswith("/api/repos/o/r/releases?"):
+            respond(conn, 200, listing, JSON)
+            listed.set()
+        elif request.target.startswith("/api/"):
+            respond(conn, 404, b'{"message":"Not Found"}', JSON)
+        elif "/1.0.0/" in request.target:
+            respond(conn, 404, b"Not Found")
+        else:
+            listed.wait(30)
+            respond(conn, 200, STATIC_ELF)
+
+    with serving(handler) as server:
+        wired(server, monkeypatch)
+        runner.write(
+            "values.yaml", config(download(server, tag="1.0.0"), download(server, tag="v1.0.0"))
+        )
+        _, report = online(runner, "values.yaml")
+    assert api_requests(server) == ["/api/repos/o/r/releases?per_page=100"]
+    assert len(of_rule(report, "release-digest-mismatch")) == 1
+    assert "The tag is `v1.0.0`" in of_rule(report, "download-failed")[0]["message"]
