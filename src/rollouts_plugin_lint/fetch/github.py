@@ -171,9 +171,9 @@ class ReleaseOracle:
             self._answers[key] = asyncio.ensure_future(question)
         return await self._answers[key]
 
-    async def _get(self, path: str, repo: str) -> tuple[httpx.Response, Any]:
-        """The response, and its body as JSON when the status is 200 (else None). The body
-        is read decoded up to MAX_API_BODY bytes; a larger one raises ValueError."""
+    async def _get(self, path: str, repo: str, read: bool = True) -> tuple[httpx.Response, Any]:
+        """The response, and its body as JSON when the status is 200 and `read` (else None).
+        The body is read decoded up to MAX_API_BODY bytes; a larger one raises ValueError."""
         if self.requests >= self.budget:
             raise _OutOfBudget
         self.requests += 1
@@ -182,7 +182,7 @@ class ReleaseOracle:
             headers["Authorization"] = self._authorization
         url = f"{self.api_url}{path}"
         async with self.client.stream("GET", url, headers=headers, timeout=self.timeout) as answer:
-            if answer.status_code != 200:
+            if answer.status_code != 200 or not read:
                 return answer, None
             gzip, undecoded = controller_decodes(answer.headers)
             if undecoded:
@@ -209,7 +209,7 @@ class ReleaseOracle:
         return _kept(data) if isinstance(data, Mapping) else None
 
     async def _repo_exists(self, repo: str) -> bool | None:
-        response, _ = await self._get(f"/repos/{_quoted(repo)}", repo)
+        response, _ = await self._get(f"/repos/{_quoted(repo)}", repo, read=False)
         if response.status_code in (200, 301):
             return True
         if response.status_code == 404:
