@@ -242,6 +242,9 @@ class Artifact:
     # A Content-Encoding the controller's Go client does not decode (anything but exactly
     # `gzip`): the file holds the body as sent, as the controller's would.
     undecoded_encoding: str | None = None
+    # The sha256 GitHub publishes for this release asset (its API's `digest`, lowercase
+    # hex), when the URL is a GitHub release download and the API said; None: not known.
+    published_sha256: str | None = None
 
     @property
     def downloaded(self) -> bool:
