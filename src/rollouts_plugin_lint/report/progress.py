@@ -14,7 +14,7 @@ from rollouts_plugin_lint.printable import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 DESCRIPTION_LIMIT = 48
 
@@ -54,7 +54,7 @@ class _Bars:
     def __init__(self, bar: Progress) -> None:
         self._bar = bar
         self._plugins: dict[str, str] = {}  # by location
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def label(self, url: str, plugin: str | None) -> None:
         if plugin:  # entries sharing a location share one download: the first name shows
@@ -62,15 +62,11 @@ class _Bars:
 
     def __call__(self, url: str, received: int, total: int | None) -> None:
         if url not in self._tasks:
+            from rich.markup import escape
+
             # Names and URLs are the pull request's: their rich markup (`[link=...]`,
             # `[blink]`) and control characters are shown, never obeyed.
             name = self._plugins.get(url) or urlsplit(url).path.rsplit("/", 1)[-1] or url
-            description = _escape(printable(name, DESCRIPTION_LIMIT))
+            description = escape(printable(name, DESCRIPTION_LIMIT))
             self._tasks[url] = self._bar.add_task(description, total=total)
         self._bar.update(self._tasks[url], completed=received, total=total)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
