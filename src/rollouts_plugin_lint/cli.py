@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -305,6 +306,7 @@ _NOT_SETTINGS = (
 def _run(args: argparse.Namespace, in_actions: bool) -> int:
     from rollouts_plugin_lint.lint import run
     from rollouts_plugin_lint.report import write_report
+    from rollouts_plugin_lint.report.github import write_github
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.report.sarif import write_sarif
     from rollouts_plugin_lint.report.statistics import write_statistics
@@ -346,12 +348,23 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     result.fixed = fixed
     for warning in result.warnings:
         print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
+    # Workflow commands act only on stdout, where the runner reads them: in a file they are
+    # dead text, which a later `cat` would replay. With --output they stay on stdout, and
+    # the file gets the text report.
+    in_file = (
+        dataclasses.replace(settings, format="text") if settings.format == "github" else settings
+    )
     if settings.statistics:
         write_statistics(result, settings, sys.stdout)
     elif settings.output is None:
         write_report(result, settings, sys.stdout)
-    for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
-        if path is not None and not _write_file(path, writer, result, settings, in_actions):
+    elif settings.format == "github":
+        write_github(result, settings, sys.stdout)
+    for path, writer, given in (
+        (settings.output, write_report, in_file),
+        (settings.sarif_file, write_sarif, settings),
+    ):
+        if path is not None and not _write_file(path, writer, result, given, in_actions):
             return EXIT_USAGE
     failed = any(settings.fails(f) for f in result.findings)
     if settings.require_plugins and not result.entries:

@@ -26,11 +26,11 @@ from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     DataFileReference,
+    DownloadProgress,
     Finding,
     Platform,
     PluginEntry,
     PluginReference,
-    ProgressCallback,
     Severity,
     SourceFile,
     Span,
@@ -75,7 +75,7 @@ def run(
     settings: Settings,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    progress: ProgressCallback | None = None,
+    progress: DownloadProgress | None = None,
 ) -> LintResult:
     result = LintResult()
     discovery = Discovery(
@@ -166,7 +166,7 @@ def _verify_downloads(
     settings: Settings,
     scratch: Path,
     environ: Mapping[str, str] | None,
-    progress: ProgressCallback | None,
+    progress: DownloadProgress | None,
 ) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_artifact, pin_hint
     from rollouts_plugin_lint.checks.common import pinned
@@ -176,6 +176,9 @@ def _verify_downloads(
     not_fetched = {finding.span for finding in findings if finding.rule in _NOT_FETCHED}
     entries = [entry for entry in result.entries if _worth_fetching(entry, not_fetched)]
     requests = [FetchRequest(entry.location or "", _pinned(entry.sha256)) for entry in entries]
+    if progress is not None:
+        for entry in entries:
+            progress.label(entry.location or "", entry.name)
     report = fetch_all(requests, settings, scratch, os.environ if environ is None else environ,
                        progress)  # fmt: skip
     result.artifacts = report.artifacts

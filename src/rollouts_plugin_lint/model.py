@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rollouts_plugin_lint.versions import Versions
 
@@ -276,6 +276,9 @@ class Artifact:
     # A Content-Encoding the controller's Go client does not decode (anything but exactly
     # `gzip`): the file holds the body as sent, as the controller's would.
     undecoded_encoding: str | None = None
+    # The sha256 GitHub publishes for this release asset (its API's `digest`, lowercase
+    # hex), when the URL is a GitHub release download and the API said; None: not known.
+    published_sha256: str | None = None
 
     @property
     def downloaded(self) -> bool:
@@ -324,6 +327,16 @@ class BinaryFacts:
 
 # Download progress for one location: (url, bytes received, total bytes if known).
 ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+class DownloadProgress(Protocol):
+    """A display of the downloads: told which plugin each location is for before they
+    start (the fetch stage knows only URLs), then called as a ProgressCallback."""
+
+    def label(self, url: str, plugin: str | None) -> None: ...
+
+    def __call__(self, url: str, received: int, total: int | None) -> None: ...
+
 
 # The line breaks the YAML reader counts; str.splitlines() knows more (\f, \v, ...).
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

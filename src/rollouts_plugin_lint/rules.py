@@ -362,11 +362,35 @@ _RULES = [
         "checksum-mismatch",
         E,
         "The configured sha256 differs from the download's",
-        "The controller refuses the plugin and crash-loops.",
+        "The controller refuses the plugin and crash-loops. Online, for a GitHub release "
+        "asset, the message says when GitHub publishes the download's digest (the pin is "
+        "likely stale or wrong); when the pin is GitHub's digest and the download is not, "
+        "release-digest-mismatch is reported instead.",
         example='- name: acme/p\n  location: https://.../p-linux-amd64\n  sha256: "0000..."',
         fix=(
             "Set `sha256` to the digest of the file the URL serves (the message shows it), "
             "after checking the file is the one you meant."
+        ),
+    ),
+    Rule(
+        "release-digest-mismatch",
+        E,
+        "The download differs from the file GitHub publishes for the release asset",
+        "Online, for a GitHub release download URL that served a file, the linter asks the "
+        "GitHub API for the release and reads the asset's `digest` (GitHub publishes one for "
+        "assets uploaded since June 2025; older ones have none, and then nothing is said). "
+        "A download whose sha256 differs from it is not the file GitHub publishes: a mirror, "
+        "proxy or cache between this run and GitHub served other bytes. When the entry's "
+        "sha256 is GitHub's digest, this finding alone is reported (the pin is right, the "
+        "bytes are not): a controller served these bytes refuses the plugin and crash-loops.",
+        example=(
+            "# HTTPS_PROXY serves a rebuilt file for every GitHub download\n"
+            "- name: acme/p\n"
+            "  location: https://github.com/acme/p/releases/download/v1.0.0/p-linux-amd64"
+        ),
+        fix=(
+            "Find what serves other bytes than GitHub (a proxy, a mirror, a restored cache), "
+            "and pin GitHub's digest (the message shows it) so the controller refuses any other."
         ),
     ),
     Rule(

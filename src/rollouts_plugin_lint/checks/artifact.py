@@ -304,23 +304,66 @@ def _elf_verdicts(
 
 
 def _checksum(entry: PluginEntry, artifact: Artifact) -> Iterator[Finding]:
-    expected = entry.sha256
-    if expected is None or artifact.sha256 is None or not _HEX64.fullmatch(expected):
+    """The download's sha256 against the configured one and the one GitHub publishes for
+    the release asset. One finding per root cause: bytes GitHub never published when the
+    pin is GitHub's digest are the served file's fault alone, not the pin's."""
+    served = artifact.sha256
+    if served is None:
         return
-    if expected != artifact.sha256:
-        yield entry_finding(
-            entry,
-            "checksum-mismatch",
-            f"the configured sha256 {expected} differs from the download's {artifact.sha256}; "
-            "the controller refuses the plugin and crash-loops",
-            f'sha256: "{artifact.sha256}"   (after checking that this file is the one you want)',
+    expected = entry.sha256 if entry.sha256 and _HEX64.fullmatch(entry.sha256) else None
+    published = artifact.published_sha256
+    if published is not None and published != served:
+        yield _not_what_github_publishes(entry, served, published, expected)
+        if expected == published:
+            return
+    if expected is not None and expected != served:
+        message = (
+            f"the configured sha256 {expected} differs from the download's {served}; "
+            "the controller refuses the plugin and crash-loops"
         )
+        hint = f'sha256: "{served}"   (after checking that this file is the one you want)'
+        if published == served:
+            message += (
+                "; GitHub publishes this very digest for the asset: the pinned value is "
+                "likely stale or wrong"
+            )
+            hint = f'sha256: "{served}"'
+        elif published is not None:
+            hint = f'sha256: "{published}"   (the digest GitHub publishes for the asset)'
+        yield entry_finding(entry, "checksum-mismatch", message, hint)
+
+
+def _not_what_github_publishes(
+    entry: PluginEntry, served: str, published: str, expected: str | None
+) -> Finding:
+    message = (
+        f"the download's sha256 {served} differs from the {published} GitHub publishes for "
+        "this release asset: a mirror, proxy or cache served other bytes than GitHub publishes"
+    )
+    if expected == published:
+        message += (
+            "; the configured sha256 is GitHub's, so a controller served these bytes "
+            "refuses the plugin and crash-loops"
+        )
+        hint = (
+            "find what sits between this run and GitHub (HTTPS_PROXY, a mirror, a restored "
+            "cache) and why it serves other bytes; the pin is right"
+        )
+    else:
+        hint = (
+            "find what sits between this run and GitHub (HTTPS_PROXY, a mirror, a restored "
+            "cache); pin GitHub's digest so the controller refuses other bytes: "
+            f'sha256: "{published}"'
+        )
+    return entry_finding(entry, "release-digest-mismatch", message, hint)
 
 
 def pin_hint(artifact: Artifact) -> str | None:
     """The line to write for an unpinned entry whose download passed the checks."""
     if artifact.sha256 is None or artifact.problem is not None:
         return None
+    if artifact.published_sha256 not in (None, artifact.sha256):
+        return None  # not the bytes GitHub publishes: release-digest-mismatch says so
     return f'sha256: "{artifact.sha256}"'
 
 

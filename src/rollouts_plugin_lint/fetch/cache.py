@@ -50,6 +50,9 @@ class UrlRecord:
     content_type: str | None
     etag: str | None
     last_modified: str | None
+    # The sha256 GitHub publishes for the release asset this URL names, as its API said
+    # after this record's bytes were served: a run the cache answers alone knows it too.
+    published_sha256: str | None = None
 
 
 class Cache:
@@ -166,6 +169,20 @@ class Cache:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
+
+    def remember_published(self, url: str, sha256: str, published: str) -> None:
+        """Add the digest GitHub publishes for the asset to `url`'s record, if the record
+        is still the one of the bytes `sha256` (another run may have replaced it). The
+        object is not hashed again here: `record` binds the record to it on every read."""
+        record = _read_record(self._url_path(url))
+        if record is None or record.url != url or record.sha256 != sha256:
+            return
+        if not _DIGEST.fullmatch(published):
+            return
+        try:
+            self.remember(replace(record, published_sha256=published))
+        except OSError as error:
+            self.note_problem(error)
 
     def note_problem(self, error: OSError) -> None:
         self.problems.append(f"{error.strerror or error}: {error.filename or self.root}")
@@ -296,6 +313,7 @@ def look_up(cache: Cache | None, url: str, pinned: str | None) -> Lookup:
         path=cache.object_path(record.sha256),
         content_type=record.content_type,
         from_cache=True,
+        published_sha256=record.published_sha256,
     )
     proven = pinned is not None and pinned == record.sha256
     return Lookup(Request.NONE if proven else Request.CONDITIONAL, known, record)
@@ -369,6 +387,10 @@ def _well_formed(record: UrlRecord) -> bool:
         )
         and _header_value(record.etag) == record.etag
         and _header_value(record.last_modified) == record.last_modified
+        and (
+            record.published_sha256 is None
+            or _DIGEST.fullmatch(record.published_sha256) is not None
+        )
     )
 
 
