@@ -459,3 +459,37 @@ def test_a_list_form_with_text_around_gets_no_rewrite(runner: Runner) -> None:
     runner.run(*OFFLINE, "--chart-version", "2.35.0", "--fix", "--unsafe-fixes", ".")
 
     assert path.read_text() == before
+
+
+# -- GitHub's published digest: a pin only from bytes that match it ------------------------
+
+
+def test_github_digest_decides_what_fix_may_pin(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three release assets: GitHub publishes the served file's digest for `good` and
+    `stale` (pinned to other bytes), and another digest for `bad`. `--fix` pins `good`;
+    `--unsafe-fixes` replaces the stale pin; nothing ever pins `bad`."""
+    from tests.test_release_digest import OTHER, SERVED, THIRD, download, github, tag_answer, wired
+
+    assets = {"good": f"sha256:{SERVED}", "stale": f"sha256:{SERVED}", "bad": f"sha256:{OTHER}"}
+    with github(tag_answer(assets)) as server:
+        wired(server, monkeypatch)
+        urls = {name: download(server, asset=name) for name in assets}
+        before = (
+            "controller:\n  trafficRouterPlugins:\n"
+            f"    - name: acme/good\n      location: {urls['good']}\n"
+            f'    - name: acme/stale\n      location: {urls["stale"]}\n      sha256: "{THIRD}"\n'
+            f"    - name: acme/bad\n      location: {urls['bad']}\n"
+        )
+        path = runner.write("values.yaml", before)
+        online(runner, "--fix")
+        safe = path.read_text()
+        online(runner, "--fix", "--unsafe-fixes")
+        unsafe = path.read_text()
+
+    pin = f'      sha256: "{SERVED}"\n'
+    good = f"    - name: acme/good\n      location: {urls['good']}\n"
+    assert safe == before.replace(good, good + pin)
+    assert unsafe == safe.replace(THIRD, SERVED)
+    assert f"location: {urls['bad']}\n" in unsafe and unsafe.count(SERVED) == 2

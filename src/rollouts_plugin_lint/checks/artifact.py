@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rollouts_plugin_lint.checks.catalog import listing_disagreement
-from rollouts_plugin_lint.checks.common import entry_finding, new_location
+from rollouts_plugin_lint.checks.common import entry_finding, new_location, new_value
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.model import (
     Artifact,
@@ -322,15 +322,19 @@ def _checksum(entry: PluginEntry, artifact: Artifact) -> Iterator[Finding]:
             "the controller refuses the plugin and crash-loops"
         )
         hint = f'sha256: "{served}"   (after checking that this file is the one you want)'
+        fix = None
         if published == served:
             message += (
                 "; GitHub publishes this very digest for the asset: the pinned value is "
                 "likely stale or wrong"
             )
             hint = f'sha256: "{served}"'
+            # A new pin is a decision (the old one may be what stops a re-published
+            # release): never applied unasked.
+            fix = new_value(entry, "sha256", expected, served, safe=False)
         elif published is not None:
             hint = f'sha256: "{published}"   (the digest GitHub publishes for the asset)'
-        yield entry_finding(entry, "checksum-mismatch", message, hint)
+        yield entry_finding(entry, "checksum-mismatch", message, hint, fix=fix)
 
 
 def _not_what_github_publishes(
