@@ -112,6 +112,50 @@ CASES = {
 }
 
 
+LAYOUTS = {
+    "a kustomize patch and a configMapGenerator file": {
+        "kustomization.yaml": (
+            "resources: [rollouts.yaml]\nconfigMapGenerator:\n  - name: argo-rollouts-config\n"
+            "    behavior: merge\n    files:\n      - stepPlugins=plugins/steps.yaml\n"
+            "patches:\n  - path: patch.yaml\n",
+            None,
+        ),
+        "rollouts.yaml": ("kind: Namespace\napiVersion: v1\nmetadata: {name: x}\n", None),
+        "plugins/steps.yaml": (
+            "- name: a/s   # ours\n  location: file://localhost/p/s\n",
+            "- name: a/s   # ours\n  location: file:///p/s\n",
+        ),
+        "patch.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+            "  metricProviderPlugins: |\n    - name: a/m\n      pluginLocation: file:///p/m\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argo-rollouts-config\ndata:\n"
+            "  metricProviderPlugins: |\n    - name: a/m\n      location: file:///p/m\n",
+        ),
+    },
+    "a Markdown code block": {
+        "docs/install.md": (
+            "# Install\n\nAdd this to your values:\n\n```yaml\ncontroller:\n"
+            "  trafficRouterPlugins:\n    - name: a/b\n      url: file:///p/b\n```\n\nDone.\n",
+            "# Install\n\nAdd this to your values:\n\n```yaml\ncontroller:\n"
+            "  trafficRouterPlugins:\n    - name: a/b\n      location: file:///p/b\n```\n"
+            "\nDone.\n",
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fixes_land_in_the_file_each_finding_points_into(runner: Runner, layout: str) -> None:
+    for name, (before, _) in LAYOUTS[layout].items():
+        runner.write(name, before)
+
+    fix(runner)
+
+    for name, (before, after) in LAYOUTS[layout].items():
+        assert (runner.root / name).read_text() == (after or before), name
+    assert fixable(runner) == []
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_each_fix_writes_exactly_the_expected_bytes(runner: Runner, case: str) -> None:
     before, expected = CASES[case]
