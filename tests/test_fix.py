@@ -537,3 +537,14 @@ def test_github_digest_decides_what_fix_may_pin(
     assert safe == before.replace(good, good + pin)
     assert unsafe == safe.replace(THIRD, SERVED)
     assert f"location: {urls['bad']}\n" in unsafe and unsafe.count(SERVED) == 2
+
+
+def test_the_text_report_counts_what_fix_would_fix(runner: Runner) -> None:
+    runner.write("values.yaml", CASES["quoted booleans and a one-word args string"][0])
+    runner.write("old.yaml", UNSAFE_CASES["the nested string of old charts, on a current chart"][1])
+
+    _, out, _ = runner.run(*OFFLINE, ".")
+    _, fixed, _ = runner.run(*OFFLINE, "--fix", ".")
+
+    assert out.splitlines()[-2] == "3 fixable with --fix (1 more with --unsafe-fixes)"
+    assert fixed.splitlines()[-2] == "1 fixable with --fix --unsafe-fixes"
