@@ -141,7 +141,9 @@ def test_a_file_a_generator_reads_is_not_counted_as_not_checked(runner: Runner) 
     )
     code, _, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
     assert code in (0, 1)
-    assert "1 file is not YAML, JSON or Markdown but mention a plugin key (1 text)" in err
+    assert (
+        "1 file is not YAML, JSON, Markdown or Terraform but mention a plugin key (1 text)" in err
+    )
 
 
 # -- RolloutManager -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import codecs
 from rollouts_plugin_lint.discover import MAX_FILE_BYTES
 from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
+from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, extract_terraform
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import DataFileReference, Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions
@@ -71,6 +72,8 @@ def extract_text(
     flags) wins over both."""
     if path.lower().endswith(MARKDOWN_SUFFIXES):
         return extract_markdown(path, text, versions, forced)
+    if path.lower().endswith(TERRAFORM_SUFFIXES):
+        return extract_terraform(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
     # A template is checked only when it all parses, so its every document is composed.
