@@ -87,6 +87,40 @@ def test_generator_files_point_into_the_file_they_name(runner: Runner) -> None:
     ]
 
 
+ENV_FILE = f"""\
+# plugins for prod
+  trafficRouterPlugins=[{{name: argoproj-labs/gatewayAPI, location: "{URL}", sha256: abc}}]
+metricProviderPlugin=[]
+stepPlugins
+"""
+
+
+def test_generator_env_files_give_one_line_per_key_at_its_position(runner: Runner) -> None:
+    runner.write("deploy/plugins.env", ENV_FILE)
+    # The list written over lines, as in a ConfigMap: kustomize takes one line per key.
+    runner.write("deploy/legacy.env", f"stepPlugins=\n- name: a/b\n  location: {URL}\n")
+    runner.write(
+        "deploy/kustomization.yaml",
+        "configMapGenerator:\n"
+        "  - name: argo-rollouts-config\n"
+        "    envs: [plugins.env, ../outside.env]\n"
+        "    env: legacy.env\n",
+    )
+    _, report = runner.json(".")
+    path = "deploy/plugins.env"
+    # No quotes are removed from an env value: the list is the rest of the line.
+    assert findings(report, "sha256-format") == [(path, *at(ENV_FILE, "abc"))]
+    assert findings(report, "unknown-config-key") == [(path, 3, 1)]
+    assert [(f["path"], f["line"], f["column"], f["severity"]) for f in report["findings"]
+            if f["rule"] == "skipped-file"] == [
+        ("deploy/kustomization.yaml", 3, 25, "warning"),  # outside its folder
+        ("deploy/legacy.env", 2, 1, "warning"),  # `- name: a/b` is no key: kustomize fails
+        (path, 4, 1, "note"),  # no `=`: the value comes from the environment
+    ]  # fmt: skip
+    (plugin,) = report["plugins"]
+    assert (plugin["path"], plugin["line"], plugin["location"]) == (path, 2, URL)
+
+
 def test_generator_files_outside_the_kustomization_are_not_read(
     runner: Runner, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 from rollouts_plugin_lint.discover import MAX_FILE_BYTES
+from rollouts_plugin_lint.extract.containers import walk_env_file
 from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
 from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, extract_terraform
@@ -91,13 +92,17 @@ def extract_text(
 
 
 def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> Extraction:
-    """The plugin list in a file a kustomize configMapGenerator makes a data value of.
+    """The plugin list in a file a kustomize configMapGenerator makes a data value of (or,
+    for an `envs:` file, the lists its `KEY=VALUE` lines make).
     kustomize puts a file that is not UTF-8 under `binaryData`, which the controller never
     reads (api/kv/kv.go keeps the file's bytes as they are)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
+        if reference.env_file:
+            return _skipped(path, f"line {line} is not valid UTF-8: kustomize refuses this env "
+                            "file", Severity.WARNING)  # fmt: skip
         return Extraction(
             findings=[
                 Finding(
@@ -111,7 +116,10 @@ def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> E
             ]
         )
     walker = Walker(path)
-    walker.walk_data_value(reference.key, text, reference.group, reference.versions)
+    if reference.env_file:
+        walk_env_file(walker, text, reference)
+    else:
+        walker.walk_data_value(reference.key, text, reference.group, reference.versions)
     return walker.result
 
 
