@@ -419,3 +419,46 @@ def test_markdown_fragment_of_configmap_data_is_not_misplaced_values() -> None:
     assert [(f.rule, f.span.line, f.span.column) for f in result.findings] == [
         ("unknown-config-key", *at(text, "metricPlugins"))
     ]
+
+
+QUOTED = f"""\
+> **Note**
+> Configure the plugin:
+>
+> ```yaml
+> controller:
+>   trafficRouterPlugins:
+>     - name: bad
+>       location: {URL}
+> ```
+
+> > ```json
+> > {{"stepPlugins": [{{"name": "argoproj-labs/step", "location": "{URL}", "sha256": "x"}}]}}
+> > ```
+
+```json
+{{"metricProviderPlugins": [{{"name": "a b", "location": "file:///p"}}]}}
+```
+
+>```yaml
+>trafficRouterPlugins:
+>   - name: argoproj-labs/gw
+> ```
+after the quote
+"""
+
+
+def test_markdown_blocks_in_blockquotes_and_json_blocks_map_to_the_file(runner: Runner) -> None:
+    runner.write("README.md", QUOTED)
+    _, report = runner.json(".")
+    # The `> ` markers are removed, and their width added back to every column.
+    assert findings(report, "name-format") == [
+        ("README.md", *at(QUOTED, "bad")),
+        ("README.md", *at(QUOTED, '"a b"')),
+    ]
+    assert findings(report, "sha256-format") == [("README.md", *at(QUOTED, '"x"'))]
+    # `>x` and `> x` in one block: its lines start at different columns, so positions are
+    # the fence's, flagged approximate; the block still ends with its blockquote.
+    (last,) = [p for p in report["plugins"] if p["name"] == "argoproj-labs/gw"]
+    assert last["line"] == at(QUOTED, ">```yaml")[0]
+    assert len(report["plugins"]) == 4
