@@ -302,6 +302,41 @@ def test_helmfile_releases_that_disagree_state_no_version() -> None:
     assert [f.rule for f in result.findings if f.rule == "plugin-list-shape"] == []
 
 
+def test_helmfile_values_files_are_judged_for_their_release_version(runner: Runner) -> None:
+    nested = (
+        "controller:\n  trafficRouterPlugins:\n    trafficRouterPlugins: |-\n      - name: a/b\n"
+    )
+    runner.write("deploy/values/rollouts.yaml", nested)
+    runner.write("deploy/values/templated.yaml", nested)
+    runner.write("deploy/values/other.yaml", nested)
+    runner.write(
+        "deploy/helmfile.yaml",
+        "releases:\n"
+        "  - name: argo-rollouts\n"
+        "    chart: argo/argo-rollouts\n"
+        "    version: 2.37.7\n"
+        "    values:\n"
+        "      - values/rollouts.yaml\n"
+        "      - values/{{ .Environment.Name }}.yaml\n"
+        "      - controller: {}\n"
+        "  - name: other\n"
+        "    chart: bitnami/nginx\n"
+        "    version: 1.0.0\n"
+        "    values: [values/other.yaml]\n",
+    )
+    _, report = runner.json(".")
+    shapes = {
+        f["path"]: f["message"] for f in report["findings"] if f["rule"] == "plugin-list-shape"
+    }
+    # Chart 2.37.7 takes the nested string form: the file that release reads is fine.
+    assert "deploy/values/rollouts.yaml" not in shapes
+    # A file no argo-rollouts release names is judged for the current chart.
+    assert "no chart version found" in shapes["deploy/values/other.yaml"]
+    assert "no chart version found" in shapes["deploy/values/templated.yaml"]
+    (entry,) = [p for p in report["plugins"] if p["path"] == "deploy/values/rollouts.yaml"]
+    assert entry["name"] == "a/b"
+
+
 def test_generator_file_references_are_bounded() -> None:
     sources = "".join(f"      - trafficRouterPlugins=p{i}.yaml\n" for i in range(20))
     text = f"configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n{sources}"

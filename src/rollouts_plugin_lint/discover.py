@@ -117,9 +117,10 @@ _KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
 
 
 def might_give_versions(path: str, data: bytes) -> bool:
-    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
-    applies to plugin lists in other files, so it is read without a plugin key."""
-    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
+    """A kustomization, an Argo CD app with `valueFiles` or a helmfile with `releases:`:
+    it may say which version applies to plugin lists in other files, so it is read without
+    a plugin key."""
+    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data or b"releases:" in data
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ kustomizations and Argo CD applications in the checked paths that use the file.
 A kustomization hands the controller release of its install.yaml (its own, or a base's
 through `resources: [../base]`, at any depth) to every file it reads: resources and patch
 files. An Argo CD app of the argo-rollouts chart hands its chart version to the
-`$values/...` value files it names. Everything here is read from files a pull
+`$values/...` value files it names, a helmfile release of the chart its `version` to the
+`values:` files it names. Everything here is read from files a pull
 request controls: every path is resolved and stays inside the roots discovery keeps the
 checked paths in (the repository), the files read and the depth followed are bounded, and
 nothing remote is fetched. Paths are real paths, as discovery names its candidates."""
@@ -25,6 +26,7 @@ from rollouts_plugin_lint.discover import (
 )
 from rollouts_plugin_lint.extract.hints import (
     CHART_NAME,
+    helmfile_value_files,
     kustomization_references,
     kustomization_versions,
     value_file_references,
@@ -155,6 +157,12 @@ class _Context:
             for versions, relative in value_file_references(document):
                 target = os.path.realpath(os.path.join(repository, relative))
                 if _below(target, repository):
+                    source = f"{versions.source} of {self._display(path)}"
+                    self.by_file.setdefault(target, Versions(versions.chart, None, source))
+            # helmfile reads a release's values files relative to the helmfile's folder.
+            for versions, relative in helmfile_value_files(document):
+                target = os.path.realpath(os.path.join(os.path.dirname(path), relative))
+                if self._inside(target):
                     source = f"{versions.source} of {self._display(path)}"
                     self.by_file.setdefault(target, Versions(versions.chart, None, source))
 
