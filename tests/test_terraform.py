@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rollouts_plugin_lint.extract import extract_text
 from rollouts_plugin_lint.model import Origin, PluginKind
 from tests.conftest import Runner, at
@@ -427,3 +430,83 @@ def test_set_values_are_typed_and_cut_as_helm_does() -> None:
         *at(SET_TYPES, '"https://a/b,c"'),
     )
     assert "cuts this value at its `,`" in note.message
+
+
+LOCALS = f"""\
+locals {{
+  plugins = {{ traffic = [{{
+    name     = "argoproj-labs/gatewayAPI"
+    location = "{DARWIN}"
+  }}] }}
+  rollouts_values = yamlencode({{ controller = {{ trafficRouterPlugins = local.plugins.traffic }}}})
+  cycle = local.cycle
+}}
+
+resource "helm_release" "r" {{
+  chart  = "argo-rollouts"
+  values = [local.rollouts_values, local.cycle, yamlencode(local.plugins.none), yamlencode({{
+    controller = {{
+      metricProviderPlugins = <<-EOT
+        - name: bad name
+          location: file:///plugins/metric
+      EOT
+    }}
+  }})]
+  dynamic "set" {{
+    for_each = var.plugins
+    content {{
+      name  = "controller.stepPlugins[${{set.key}}].name"
+      value = set.value
+    }}
+  }}
+}}
+"""
+
+
+def test_locals_are_read_where_they_are_defined(runner: Runner) -> None:
+    runner.write("main.tf", LOCALS)
+    _, report = runner.json(".")
+    assert found(report, "platform-mismatch") == [("main.tf", *at(LOCALS, f'"{DARWIN}"'))]
+    # A heredoc string in yamlencode is a literal block: its YAML maps to its lines.
+    assert found(report, "plugin-list-shape") == [("main.tf", *at(LOCALS, "metricProviderPlugins"))]
+    assert found(report, "name-format") == [("main.tf", *at(LOCALS, "bad name"))]
+    assert [(f["line"], f["message"][:40]) for f in report["findings"]
+            if f["rule"] == "skipped-file"] == [
+        (at(LOCALS, "local.cycle")[0], "a `values` item Terraform computes (`loc"),
+        (at(LOCALS, "yamlencode(local")[0], "a `values` item Terraform computes (`yam"),
+        (at(LOCALS, "dynamic")[0], 'a `dynamic "set"` block is expanded by T'),
+    ]  # fmt: skip
+
+
+def test_locals_that_expand_without_bound_are_one_note() -> None:
+    levels = "".join(f"  l{i} = [{', '.join([f'local.l{i + 1}'] * 8)}]\n" for i in range(8))
+    text = (
+        f'locals {{\n{levels}  l8 = "x"\n}}\n'
+        'resource "helm_release" "r" {\n  chart = "argo-rollouts"\n'
+        "  values = [yamlencode({ controller = { trafficRouterPlugins = local.l0 } })]\n}\n"
+    )
+    result = extract_text("main.tf", text)
+    (note,) = result.findings
+    assert "expands to more than 100,000 values" in note.message
+    assert note.span.line == at(text, "resource")[0]
+
+
+_FRAGMENTS = [
+    'resource "helm_release" "r" {', "}", "{", "[", "]", "(", ")", "=", ",", ":", "\n", " ",
+    'chart = "argo-rollouts"', "values = [", "yamlencode(", "<<EOF\n", "<<-EOF\n", "EOF\n",
+    "controller:\n  trafficRouterPlugins:\n", "- name: a/b\n  location: x\n",
+    "trafficRouterPlugins", '"controller.stepPlugins[0].name"', "set {", "name =", "value =",
+    '"${var.x}"', '"$${x}"', '"%{ if a }b%{ endif }"', '"\\u00e9\\q"', "# c\n", "/* c */",
+    "locals {", "local.l", "l = local.l", "var.x ? 1 : 2", "[for x in y : x]", "-1.5e3",
+    "true", "null", "\t", "\r", "\u2028", "\x00", "é",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=60))
+def test_any_terraform_text_gives_findings_never_an_exception(parts: list[str]) -> None:
+    text = "".join(parts)
+    result = extract_text("main.tf", text)
+    lines = text.count("\n") + text.count("\r") + text.count("\u2028") + 1
+    for finding in result.findings:
+        assert 1 <= finding.span.line <= lines, (finding, text)

@@ -64,6 +64,17 @@ _CHART_ARCHIVE = re.compile(r"argo-rollouts-(\d+\.\d+\.\d+)\.tgz")
 _SET_INT = re.compile(r"[-+]?[0-9]+")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _MAX_SHOWN = 60
+_LOCAL = re.compile(r"local\.([^\W\d][\w-]*)((?:\.[^\W\d][\w-]*)*)")
+# A chart's whole values are some 1,500 nodes; locals used many times over can expand a
+# small file without bound.
+MAX_NODES_PER_RELEASE = 100_000
+_MAX_LOCAL_DEPTH = 16  # `local.a.x` through `local.b.y` and back: a cycle of references
+
+
+class _TooLarge(Exception):
+    """A release's values expand past MAX_NODES_PER_RELEASE."""
+
+
 _INTERPOLATION = re.compile(r"\$\{[^{}]*\}")
 
 
@@ -90,9 +101,19 @@ def extract_terraform(
         and block.type == "resource"
         and block.labels[:1] == ["helm_release"]
     ]
+    local_values = {
+        attribute.name: attribute.value
+        for block in parsed.body
+        if isinstance(block, hcl.Block) and block.type == "locals"
+        for attribute in block.body
+        if isinstance(attribute, hcl.Attribute)
+    }
+    used: set[str] = set()
     for block in releases:
-        _Release(walker, parsed, locator, block).read()
-    _unread_mentions(walker, parsed, [(block.start, block.end) for block in releases])
+        _Release(walker, parsed, locator, block, local_values, used).read()
+    read = [(block.start, block.end) for block in releases]
+    read += [(local_values[name].start, local_values[name].end) for name in used]
+    _unread_mentions(walker, parsed, sorted(read))
     return walker.result
 
 
@@ -102,9 +123,13 @@ class _Release:
     parsed: hcl.Text
     locator: Locator
     block: hcl.Block
+    # The file's `locals`: a `local.name` is read where it is defined.
+    local_values: dict[str, hcl.Value]
+    used_locals: set[str]
     # 1-based (line, column) where a value Terraform computes starts.
     computed: dict[int, list[int]] = field(default_factory=dict)
     noted: set[str] = field(default_factory=set)
+    nodes_left: int = MAX_NODES_PER_RELEASE
 
     @property
     def name(self) -> str:
@@ -113,7 +138,10 @@ class _Release:
     def read(self) -> None:
         """Read the release if it is one of the chart and mentions a plugin key."""
         source = self.parsed.source[self.block.start : self.block.end]
-        if not _mentions_plugin_key(source):
+        named = {match.group(1) for match in _LOCAL.finditer(source)}
+        sources = [source, *(self._source(self.local_values[name]) for name in
+                             sorted(named & self.local_values.keys()))]  # fmt: skip
+        if not any(_mentions_plugin_key(text) for text in sources):
             return
         chart = self.block.attribute("chart")
         chart_name = chart.value.value if chart and isinstance(chart.value, hcl.Literal) else None
@@ -124,8 +152,18 @@ class _Release:
             return
         versions = self._versions(chart)
         group = f"{self.walker.path}#helm_release.{self.name}"
-        tree = self._values(versions, group)
-        tree = self._sets(tree)
+        for block in self.block.blocks("dynamic"):
+            if block.labels[:1] and block.labels[0] in _SET_KINDS:
+                self._note(block.start, f"a `dynamic \"{block.labels[0]}\"` block is expanded "
+                           "by Terraform: not read")  # fmt: skip
+        try:
+            tree = self._values(versions, group)
+            tree = self._sets(tree)
+        except _TooLarge:
+            self._note(self.block.start, f"helm_release `{_shown(self.name)}` expands to "
+                       f"more than {MAX_NODES_PER_RELEASE:,} values (`local`s used over and "
+                       "over?): not read")  # fmt: skip
+            return
         if tree is not None:
             self._walk(tree, group, versions)
 
@@ -156,16 +194,21 @@ class _Release:
         attribute = self.block.attribute("values")
         if attribute is None:
             return None
-        if not isinstance(attribute.value, hcl.Tuple):
-            self._note(attribute.value.start, "`values` is a Terraform expression "
-                       f"(`{_shown(self._source(attribute.value))}`): not read")  # fmt: skip
+        values = self._resolved(attribute.value)
+        if not isinstance(values, hcl.Tuple):
+            self._note(values.start, "`values` is a Terraform expression "
+                       f"(`{_shown(self._source(values))}`): not read")  # fmt: skip
             return None
         tree: MappingNode | None = None
-        for number, item in enumerate(attribute.value.items):
+        for number, written in enumerate(values.items):
+            item = self._resolved(written)
             if isinstance(item, hcl.Call) and item.name in _ENCODERS and len(item.args) == 1:
                 node = self._node(item.args[0])
                 if isinstance(node, MappingNode):
                     tree = node if tree is None else _merge(tree, node)
+                else:
+                    self._note(item.start, "a `values` item Terraform computes "
+                               f"(`{_shown(self._source(item))}`): not read")  # fmt: skip
             elif isinstance(item, hcl.Heredoc):
                 self._heredoc(item, f"{group}:values/{number}", versions)
             elif isinstance(item, hcl.Literal) and isinstance(item.value, str):
@@ -358,11 +401,36 @@ class _Release:
 
     # -- nodes -------------------------------------------------------------------------------
 
+    def _resolved(self, value: hcl.Value, depth: int = 0) -> hcl.Value:
+        """A `local.name` (or `local.name.key.key`) as its definition, through other
+        locals; a cycle, or a key the object does not have, stays as written."""
+        seen: set[str] = set()
+        while isinstance(value, hcl.Expression) and depth < _MAX_LOCAL_DEPTH:
+            reference = _LOCAL.fullmatch(value.text.strip())
+            if reference is None or reference.group(0) in seen:
+                break
+            seen.add(reference.group(0))
+            name, keys = reference.group(1), reference.group(2).split(".")[1:]
+            found = self.local_values.get(name)
+            for key in keys:
+                inner = self._resolved(found, depth + 1) if found is not None else None
+                found = _member(inner, key) if inner is not None else None
+            if found is None:
+                break
+            self.used_locals.add(name)
+            value = found
+        return value
+
     def _node(self, value: hcl.Value) -> Node:
         """The values tree of an HCL value, as yamlencode writes it and Helm reads it."""
+        self.nodes_left -= 1
+        if self.nodes_left < 0:
+            raise _TooLarge
+        value = self._resolved(value)
         if isinstance(value, hcl.Object):
             pairs = []
-            for key, item in value.items:
+            for key, written in value.items:
+                item = self._resolved(written)
                 name = key.name
                 if name is None:
                     self._computed(*self.parsed.position(key.start))
@@ -381,7 +449,9 @@ class _Release:
         if isinstance(value, hcl.Literal):
             return self._scalar(value.value, value)
         if isinstance(value, hcl.Heredoc):
-            return ScalarNode(_STR, value.text, *self._marks(value), style='"')
+            # As a literal block scalar: its lines start on the line after `<<EOF`, which
+            # lets the walker map a YAML string in it exactly (embedded_map checks it).
+            return ScalarNode(_STR, value.text, *self._marks(value), style="|")
         # A reference, a template, a function call: what Terraform computes.
         self._computed(*self.parsed.position(value.start))
         text = self._source(value)
@@ -430,6 +500,12 @@ class _Release:
         line, column = self.parsed.position(offset)
         self.walker._finding("skipped-file", self.locator.point(line, column), message,
                              severity=Severity.NOTE)  # fmt: skip
+
+
+def _member(value: hcl.Value, key: str) -> hcl.Value | None:
+    if not isinstance(value, hcl.Object):
+        return None
+    return next((item for k, item in value.items if k.name == key), None)
 
 
 def _is_rollouts_chart(chart: object) -> bool:
@@ -535,8 +611,9 @@ def _unread_mentions(walker: Walker, parsed: hcl.Text, read: list[tuple[int, int
     lowered = parsed.source.lower()
     pieces, copied = [], 0
     for start, end in read:  # blanked out, so that offsets stay those of the file
-        pieces += [lowered[copied:start], " " * (end - start)]
-        copied = end
+        start = max(start, copied)
+        pieces += [lowered[copied:start], " " * max(0, end - start)]
+        copied = max(copied, end)
     rest = "".join([*pieces, lowered[copied:]])
     if "plugin" not in rest:
         return
