@@ -510,3 +510,31 @@ def test_any_terraform_text_gives_findings_never_an_exception(parts: list[str]) 
     lines = text.count("\n") + text.count("\r") + text.count("\u2028") + 1
     for finding in result.findings:
         assert 1 <= finding.span.line <= lines, (finding, text)
+
+
+def test_a_values_file_a_release_reads_is_judged_for_its_version(runner: Runner) -> None:
+    nested = "controller:\n  trafficRouterPlugins:\n    trafficRouterPlugins: |-\n"
+    nested += "      - name: a/b\n"
+    for name in ("rollouts.yaml", "templated.yaml", "plain.yaml", "other.yaml"):
+        runner.write(f"infra/values/{name}", nested)
+    main = (
+        'resource "helm_release" "argo_rollouts" {\n'
+        '  chart   = "argo-rollouts"\n'
+        '  version = "2.37.7"\n'
+        "  # trafficRouterPlugins: in values/rollouts.yaml\n"
+        "  values  = [\n"
+        '    file("${path.module}/values/rollouts.yaml"),\n'
+        '    templatefile("values/templated.yaml", {}),\n'
+        '    file("${path.root}/values/other.yaml"),\n'
+        "  ]\n"
+        "}\n"
+    )
+    runner.write("infra/main.tf", main)
+    _, report = runner.json(".")
+    shapes = {f["path"] for f in report["findings"] if f["rule"] == "plugin-list-shape"}
+    # Chart 2.37.7 takes the nested string form: the files the release reads are fine;
+    # `path.root` is wherever Terraform runs, so that file is judged for the current chart.
+    assert shapes == {"infra/values/plain.yaml", "infra/values/other.yaml"}
+    notes = [f["message"] for f in report["findings"] if f["path"] == "infra/main.tf"]
+    assert notes[0].startswith("`file(...)` values come from that file: it is checked on its")
+    assert "(Terraform fills in its `${...}` first)" in notes[1]

@@ -117,10 +117,15 @@ _KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
 
 
 def might_give_versions(path: str, data: bytes) -> bool:
-    """A kustomization, an Argo CD app with `valueFiles` or a helmfile with `releases:`:
-    it may say which version applies to plugin lists in other files, so it is read without
-    a plugin key."""
-    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data or b"releases:" in data
+    """A kustomization, an Argo CD app with `valueFiles`, a helmfile with `releases:` or a
+    Terraform `helm_release`: it may say which version applies to plugin lists in other
+    files, so it is read without a plugin key."""
+    return (
+        path.endswith(_KUSTOMIZATION_ENDINGS)
+        or b"valueFiles" in data
+        or b"releases:" in data
+        or (path.endswith(".tf") and b"helm_release" in data)
+    )
 
 
 @dataclass(frozen=True)

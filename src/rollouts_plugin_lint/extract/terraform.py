@@ -216,9 +216,11 @@ class _Release:
                 self.walker.walk_text(item.value, PositionMap(FILE, 0, 0, 0, (line, column)),
                                       f"{group}:values/{number}", versions=versions)  # fmt: skip
             elif isinstance(item, hcl.Call) and item.name in _FILE_READERS:
-                self._note(item.start, f"`{item.name}(...)` reads a file Terraform renders: "
-                           "not read here; a YAML file is checked on its own when the walk "
-                           "reaches it, without this release's chart version")  # fmt: skip
+                self._note(item.start, f"`{item.name}(...)` values come from that file: it "
+                           "is checked on its own when the walk reaches it, for this "
+                           "release's chart `version`"
+                           + (" (Terraform fills in its `${...}` first)"
+                              if item.name == "templatefile" else ""))  # fmt: skip
             else:
                 self._note(item.start, "a `values` item Terraform computes "
                            f"(`{_shown(self._source(item))}`): not read")  # fmt: skip
@@ -500,6 +502,47 @@ class _Release:
         line, column = self.parsed.position(offset)
         self.walker._finding("skipped-file", self.locator.point(line, column), message,
                              severity=Severity.NOTE)  # fmt: skip
+
+
+def release_value_files(text: str) -> list[tuple[Versions, str]]:
+    """(the chart version, a path relative to the file's folder) for each `file()` and
+    `templatefile()` values item of a helm_release of the chart at an exact `version`:
+    the context other files get their version from. Unreadable text gives nothing."""
+    try:
+        parsed = hcl.parse(text)
+    except hcl.HclProblem:
+        return []
+    found = []
+    for block in parsed.body:
+        if not (isinstance(block, hcl.Block) and block.labels[:1] == ["helm_release"]):
+            continue
+        chart, version = block.attribute("chart"), block.attribute("version")
+        if chart is None or version is None or not isinstance(chart.value, hcl.Literal):
+            continue
+        stated = parse_version(getattr(version.value, "value", None))
+        if not _is_rollouts_chart(chart.value.value) or stated is None:
+            continue
+        line = parsed.position(version.value.start)[0] + 1
+        versions = Versions(stated, None, f"the helm_release version on line {line}")
+        values = block.attribute("values")
+        items = values.value.items if values and isinstance(values.value, hcl.Tuple) else []
+        for item in items:
+            if isinstance(item, hcl.Call) and item.name in _FILE_READERS and item.args:
+                path = _module_path(item.args[0])
+                if path is not None:
+                    found.append((versions, path))
+    return found
+
+
+def _module_path(value: hcl.Value) -> str | None:
+    """A path as written, or with `${path.module}` (the file's own folder); None for what
+    Terraform computes otherwise."""
+    if isinstance(value, hcl.Literal) and isinstance(value.value, str):
+        return value.value or None
+    if not isinstance(value, hcl.Expression) or not value.text.startswith('"'):
+        return None
+    path = value.text[1:-1].replace("${path.module}", ".")
+    return None if "${" in path or "%{" in path or "\\" in path else path
 
 
 def _member(value: hcl.Value, key: str) -> hcl.Value | None:
