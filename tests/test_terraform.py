@@ -536,5 +536,12 @@ def test_a_values_file_a_release_reads_is_judged_for_its_version(runner: Runner)
     # `path.root` is wherever Terraform runs, so that file is judged for the current chart.
     assert shapes == {"infra/values/plain.yaml", "infra/values/other.yaml"}
     notes = [f["message"] for f in report["findings"] if f["path"] == "infra/main.tf"]
-    assert notes[0].startswith("`file(...)` values come from that file: it is checked on its")
-    assert "(Terraform fills in its `${...}` first)" in notes[1]
+    assert notes == [
+        "`file(...)` values come from that file: it is checked on its own when the walk "
+        "reaches it, for this release's chart 2.37.7",
+        "`templatefile(...)` values come from that file (Terraform fills in its `${...}` "
+        "first): it is checked on its own when the walk reaches it, for this release's chart "
+        "2.37.7",
+        "`file(...)` values come from that file: it is checked on its own when the walk "
+        "reaches it, without this release's chart version (its path is computed)",
+    ]

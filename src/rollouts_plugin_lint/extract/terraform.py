@@ -12,10 +12,12 @@ walked by the one walker:
 - `version`: the chart version.
 
 The provider (resource_helm_release.go `getValues`) merges the `values` items in order,
-maps key by key and anything else replaced, then parses each `set` into the result. What
-Terraform computes (`var.x`, `"${...}"`) is not known here: an entry holding it is not
-judged, and a note says so. `file()` and `templatefile()` values, and anything else this
-reader cannot read, get one note each."""
+maps key by key and anything else replaced, then parses each `set` into the result. A
+`local.name` of the same file is read where it is defined. What Terraform computes
+(`var.x`, `"${...}"`) is not known here: an entry holding it is not judged, and a note
+says so. A `file()` or `templatefile()` values file is checked on its own, given the
+release's chart version through the version context (`release_value_files`); it and
+anything else this reader cannot read get one note each."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from rollouts_plugin_lint.extract.yamlnodes import (
     key_text,
 )
 from rollouts_plugin_lint.model import LINE_BREAK, PLUGIN_KEYS, Finding, Severity, Span
-from rollouts_plugin_lint.versions import Versions, parse_version
+from rollouts_plugin_lint.versions import Versions, parse_version, show
 
 TERRAFORM_SUFFIXES = (".tf",)
 
@@ -71,11 +73,11 @@ MAX_NODES_PER_RELEASE = 100_000
 _MAX_LOCAL_DEPTH = 16  # `local.a.x` through `local.b.y` and back: a cycle of references
 
 
+_INTERPOLATION = re.compile(r"\$\{[^{}]*\}")
+
+
 class _TooLarge(Exception):
     """A release's values expand past MAX_NODES_PER_RELEASE."""
-
-
-_INTERPOLATION = re.compile(r"\$\{[^{}]*\}")
 
 
 def extract_terraform(
@@ -216,15 +218,25 @@ class _Release:
                 self.walker.walk_text(item.value, PositionMap(FILE, 0, 0, 0, (line, column)),
                                       f"{group}:values/{number}", versions=versions)  # fmt: skip
             elif isinstance(item, hcl.Call) and item.name in _FILE_READERS:
-                self._note(item.start, f"`{item.name}(...)` values come from that file: it "
-                           "is checked on its own when the walk reaches it, for this "
-                           "release's chart `version`"
-                           + (" (Terraform fills in its `${...}` first)"
-                              if item.name == "templatefile" else ""))  # fmt: skip
+                self._file_note(item)
             else:
                 self._note(item.start, "a `values` item Terraform computes "
                            f"(`{_shown(self._source(item))}`): not read")  # fmt: skip
         return tree
+
+    def _file_note(self, call: hcl.Call) -> None:
+        version = self.block.attribute("version")
+        stated = parse_version(getattr(version.value, "value", None)) if version else None
+        path = _module_path(call.args[0]) if call.args else None
+        if stated is not None and path is not None:
+            judged = f"for this release's chart {show(stated)}"
+        elif path is None:
+            judged = "without this release's chart version (its path is computed)"
+        else:
+            judged = "without this release's chart version (`version` is not written out)"
+        rendered = " (Terraform fills in its `${...}` first)" if call.name == "templatefile" else ""
+        self._note(call.start, f"`{call.name}(...)` values come from that file{rendered}: it "
+                   f"is checked on its own when the walk reaches it, {judged}")  # fmt: skip
 
     def _heredoc(self, heredoc: hcl.Heredoc, group: str, versions: Versions) -> None:
         if heredoc.directives:
@@ -514,7 +526,11 @@ def release_value_files(text: str) -> list[tuple[Versions, str]]:
         return []
     found = []
     for block in parsed.body:
-        if not (isinstance(block, hcl.Block) and block.labels[:1] == ["helm_release"]):
+        if not (
+            isinstance(block, hcl.Block)
+            and block.type == "resource"
+            and block.labels[:1] == ["helm_release"]
+        ):
             continue
         chart, version = block.attribute("chart"), block.attribute("version")
         if chart is None or version is None or not isinstance(chart.value, hcl.Literal):
