@@ -4,6 +4,7 @@ checked exactly in the `.tf` file written for it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -378,8 +379,6 @@ def test_deep_nesting_and_a_huge_file_end_in_one_finding_each(tmp_path: Path) ->
     )
     outcome = run_cli(["--format", "json", "--offline", "--no-cache", "."], project, limit=180)
     outcome.assert_report()
-    import json
-
     report = json.loads(outcome.out)
     by_path = {f["path"]: f for f in report["findings"] if f["path"].endswith(".tf")}
     assert "nest deeper than 64" in by_path["deep.tf"]["message"]
