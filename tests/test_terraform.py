@@ -300,6 +300,7 @@ def test_heredoc_interpolation_leaves_its_entry_unjudged(runner: Runner) -> None
 
 def test_other_charts_and_other_resources_get_one_note(runner: Runner) -> None:
     text = (
+        "# trafficRouterPlugins are set below /* in a comment: configures nothing */\n"
         'resource "helm_release" "mine" {\n'
         '  chart = "./charts/platform"\n'
         '  set {\n    name = "controller.trafficRouterPlugins[0].name"\n    value = "x"\n  }\n'
@@ -311,8 +312,8 @@ def test_other_charts_and_other_resources_get_one_note(runner: Runner) -> None:
     runner.write("main.tf", text)
     _, report = runner.json(".")
     assert [(f["rule"], f["line"], f["column"]) for f in report["findings"]] == [
-        ("skipped-file", 1, 1),
-        ("skipped-file", *at(text, "trafficRouterPlugins", 2)),
+        ("skipped-file", 2, 1),
+        ("skipped-file", *at(text, "trafficRouterPlugins", 3)),
     ]
     assert (
         "installs `./charts/platform`, not the argo-rollouts chart"

@@ -121,6 +121,8 @@ class Text:
     def __init__(self, source: str) -> None:
         self.source = source
         self.body: list[Attribute | Block] = []
+        # (start, end) of the comments that mention a plugin, in order.
+        self.comments: list[tuple[int, int]] = []
         self._line_starts: list[int] | None = None
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -161,12 +163,16 @@ class _Tokenizer:
         self.source = source
         self.problem = problem
         self.tokens: list[_Token] = []
+        # Comments (and the blanks around them) that mention a plugin: they configure nothing.
+        self.comments: list[tuple[int, int]] = []
 
     def run(self) -> list[_Token]:
         source, position, length = self.source, 0, len(self.source)
         while position < length:
             skipped = _SKIP.match(source, position)
             if skipped:
+                if "lugin" in skipped.group():
+                    self.comments.append((position, skipped.end()))
                 position = skipped.end()
                 continue
             if len(self.tokens) > MAX_TOKENS:
@@ -182,6 +188,8 @@ class _Tokenizer:
                 newlines = source.count("\n", position, end)
                 if newlines:  # a comment over lines ends the line it started on
                     self.tokens.append(_Token("newline", "\n", end, end + 2))
+                if "lugin" in source[position:end]:
+                    self.comments.append((position, end + 2))
                 position = end + 2
             elif char == '"':
                 position = self._string(position)
@@ -574,6 +582,8 @@ def parse(source: str) -> Text:
     """The body of a Terraform file. Raises HclProblem for what it cannot read."""
     text = Text(source)
     problem = _ProblemAt(text)
-    tokens = _Tokenizer(source, problem).run()
+    tokenizer = _Tokenizer(source, problem)
+    tokens = tokenizer.run()
+    text.comments = tokenizer.comments
     text.body = _Parser(tokens, source, problem).body(0, closed=False)
     return text

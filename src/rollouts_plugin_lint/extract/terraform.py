@@ -115,7 +115,7 @@ def extract_terraform(
         _Release(walker, parsed, locator, block, local_values, used).read()
     read = [(block.start, block.end) for block in releases]
     read += [(local_values[name].start, local_values[name].end) for name in used]
-    _unread_mentions(walker, parsed, sorted(read))
+    _unread_mentions(walker, parsed, sorted(read + parsed.comments))
     return walker.result
 
 
@@ -666,7 +666,8 @@ def _shown(value: object) -> str:
 
 
 def _unread_mentions(walker: Walker, parsed: hcl.Text, read: list[tuple[int, int]]) -> None:
-    """A plugin key outside every release read: one note, at the first."""
+    """A plugin key outside every release read (and outside comments): one note, at the
+    first."""
     lowered = parsed.source.lower()
     pieces, copied = [], 0
     for start, end in read:  # blanked out, so that offsets stay those of the file
