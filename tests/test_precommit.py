@@ -85,12 +85,16 @@ CHECKED = [
     "VALUES.YAML",
     "README.md",
     "docs/install.markdown",
+    "infra/argo-rollouts.tf",
 ]
-SKIPPED = ["values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml"]
+SKIPPED = [
+    "values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml", "infra/prod.tfvars",
+    "infra/.terraform.lock.hcl",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("hook_id", sorted(HOOKS))
-def test_files_patterns_take_every_yaml_json_and_markdown_file(hook_id: str) -> None:
+def test_files_patterns_take_every_yaml_json_markdown_and_terraform_file(hook_id: str) -> None:
     identify = pytest.importorskip("identify.identify", reason="identify comes with pre-commit")
     hook = HOOKS[hook_id]
 

@@ -33,13 +33,14 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 _MAX_COUNTED_BYTES = 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# Files read: YAML and JSON, and Markdown for the YAML code blocks of plugin docs.
-READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown")
-# Text files that can hold a plugin list we do not read (a Terraform helm_release, a shell
+# Files read: YAML and JSON, Markdown for the YAML code blocks of plugin docs, Terraform
+# for the helm_release resources of the chart.
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown", ".tf")
+# Text files that can hold a plugin list we do not read (Terraform variables, a shell
 # heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
 # so the run can say what it did not check.
 OTHER_TEXT_KINDS = {
-    ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
+    ".tfvars": "Terraform", ".hcl": "HCL",
     ".sh": "shell", ".bash": "shell",
     ".txt": "text",
     ".tpl": "template", ".gotmpl": "template", ".j2": "template",
@@ -47,7 +48,7 @@ OTHER_TEXT_KINDS = {
     ".cue": "CUE", ".nix": "Nix",
 }  # fmt: skip
 _WALKED_SUFFIXES = READ_SUFFIXES + tuple(OTHER_TEXT_KINDS)
-_NOT_READ = "plugin lists in Terraform, shell and template files are not read"
+_NOT_READ = "plugin lists in Terraform variables, shell and template files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -116,9 +117,15 @@ _KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
 
 
 def might_give_versions(path: str, data: bytes) -> bool:
-    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
-    applies to plugin lists in other files, so it is read without a plugin key."""
-    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
+    """A kustomization, an Argo CD app with `valueFiles`, a helmfile with `releases:` or a
+    Terraform `helm_release`: it may say which version applies to plugin lists in other
+    files, so it is read without a plugin key."""
+    return (
+        path.endswith(_KUSTOMIZATION_ENDINGS)
+        or b"valueFiles" in data
+        or b"releases:" in data
+        or (path.endswith(".tf") and b"helm_release" in data)
+    )
 
 
 @dataclass(frozen=True)
@@ -248,8 +255,8 @@ class Discovery:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
         files = "file is" if total == 1 else "files are"
         return (
-            f"{total} {files} not YAML, JSON or Markdown but mention a plugin key ({kinds}): "
-            f"not checked; {_NOT_READ}"
+            f"{total} {files} not YAML, JSON, Markdown or Terraform but mention a plugin key "
+            f"({kinds}): not checked; {_NOT_READ}"
         )
 
     def _read_stdin(self) -> Iterator[Candidate]:
@@ -370,7 +377,7 @@ def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
 def _not_yaml_message(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
-    return f"not a YAML, JSON or Markdown file ({kind}): not checked; {_NOT_READ}"
+    return f"not a YAML, JSON, Markdown or Terraform file ({kind}): not checked; {_NOT_READ}"
 
 
 def _resolve(

@@ -173,13 +173,15 @@ class PluginReference:
 @dataclass(frozen=True)
 class DataFileReference:
     """A file whose whole text becomes one data value of `argo-rollouts-config` (a kustomize
-    `configMapGenerator` `files:` source), read beside the file that names it."""
+    `configMapGenerator` `files:` source), or whose `KEY=VALUE` lines each become one
+    (an `envs:` source), read beside the file that names it."""
 
     path: str  # as written: relative to the folder of the naming file
-    key: str  # the data key, a plugin key
+    key: str  # the data key, a plugin key; "" for an env file, whose lines name their keys
     span: Span  # the source as written, for findings about the file as a whole
     group: str  # the ConfigMap the value goes into
     versions: Versions = field(default_factory=Versions)
+    env_file: bool = False
 
 
 @dataclass(frozen=True)
