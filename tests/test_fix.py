@@ -132,6 +132,26 @@ LAYOUTS = {
             "  metricProviderPlugins: |\n    - name: a/m\n      location: file:///p/m\n",
         ),
     },
+    "a Terraform helm_release": {
+        "main.tf": (
+            'resource "helm_release" "rollouts" {\n  chart   = "argo-rollouts"\n'
+            '  version = "2.40.0"\n  values = [yamlencode({\n    controller = {\n'
+            '      stepPlugins = [{ name = "a/s", pluginLocation = "file:///p/s" }]\n'
+            "    }\n  })]\n  set {\n"
+            '    name  = "controller.metricProviderPlugins[0].name"\n    value = "a/m"\n  }\n'
+            "  set {\n"
+            '    name  = "controller.metricProviderPlugins[0].location"\n'
+            '    value = "file://localhost/p/m"   # copied in\n  }\n}\n',
+            'resource "helm_release" "rollouts" {\n  chart   = "argo-rollouts"\n'
+            '  version = "2.40.0"\n  values = [yamlencode({\n    controller = {\n'
+            '      stepPlugins = [{ name = "a/s", location = "file:///p/s" }]\n'
+            "    }\n  })]\n  set {\n"
+            '    name  = "controller.metricProviderPlugins[0].name"\n    value = "a/m"\n  }\n'
+            "  set {\n"
+            '    name  = "controller.metricProviderPlugins[0].location"\n'
+            '    value = "file:///p/m"   # copied in\n  }\n}\n',
+        ),
+    },
     "a Markdown code block": {
         "docs/install.md": (
             "# Install\n\nAdd this to your values:\n\n```yaml\ncontroller:\n"
