@@ -22,6 +22,7 @@ from rollouts_plugin_lint.discover import (
     display_path,
     find_repository,
     read_regular_file,
+    resolve_within,
 )
 from rollouts_plugin_lint.extract.hints import (
     CHART_NAME,
@@ -161,7 +162,7 @@ class _Context:
     def _read_kustomization(self, folder: str) -> _Kustomization | None:
         for name in KUSTOMIZATION_FILES:
             path = os.path.join(folder, name)
-            if not os.path.isfile(path) or not self._inside(path):
+            if not os.path.isfile(path) or self._inside(path) is None:
                 continue
             try:
                 # A link is refused (ELOOP) and a big file never read.
@@ -178,8 +179,8 @@ class _Context:
             ]
             self.references_left -= len(named)
             # Resolved, as discovery names candidates; a link out of the roots leads nowhere.
-            resolved = (os.path.realpath(os.path.join(folder, reference)) for reference in named)
-            references = tuple(ref for ref in resolved if self._inside(ref))
+            resolved = (self._inside(os.path.join(folder, reference)) for reference in named)
+            references = tuple(ref for ref in resolved if ref is not None)
             bases = tuple(ref for ref in references if os.path.isdir(ref))
             return _Kustomization(path, own, references, bases)
         return None
@@ -193,13 +194,17 @@ class _Context:
         except (UnicodeDecodeError, YamlProblem):
             return []  # the file's own check reports it when it holds plugin lists
 
-    def _inside(self, real: str) -> bool:
-        # Nothing in a `.git` folder is the repository's content (discovery never walks one),
-        # and `resources: [../.git]` named it as a base.
-        return any(
-            _below(real, root) and ".git" not in os.path.relpath(real, root).split(os.sep)
-            for root in self.roots
-        )
+    def _inside(self, path: str) -> str | None:
+        """`path` resolved, when discovery's reading rule lets a root read it: never a
+        `.git` folder (`resources: [../.git]` named one as a base), never through a link
+        out of the root."""
+        for root in self.roots:
+            if _below(path, root):
+                try:
+                    return resolve_within(path, root)
+                except OSError:
+                    continue
+        return None
 
     def _repository_of(self, path: str) -> str:
         """Where `$values/...` starts: the real repository `path` lies in, else the root
