@@ -356,7 +356,13 @@ def git_named_in_another_case(checkout: Path) -> str:
     return "sub/.GIT"
 
 
+def repository_git_dir(checkout: Path) -> str:
+    plant(checkout / ".git")
+    return ".git"
+
+
 CASES = {
+    "repository-git-dir": repository_git_dir,
     "leave-and-reenter": leave_and_reenter,
     "nested-checkout": nested_checkout,
     "separate-git-dir": separate_git_dir,
@@ -379,7 +385,7 @@ PLUGIN_LIST = (
 
 def walked_link_is_read(checkout: Path, prefix: str) -> bool:
     (checkout / "probe").mkdir()
-    (checkout / "probe" / "values.yaml").symlink_to(f"../{prefix}/values.yaml")
+    (checkout / "probe" / "values.yaml").symlink_to(os.path.join("..", prefix, "values.yaml"))
     discovery = Discovery(("probe",), cwd=str(checkout))
     read = [candidate.display_path for candidate in discovery]
     assert read or discovery.skipped, "the link was neither read nor reported"
@@ -387,25 +393,24 @@ def walked_link_is_read(checkout: Path, prefix: str) -> bool:
 
 
 def named_path_is_read(checkout: Path, prefix: str) -> bool:
-    discovery = Discovery((f"{prefix}/values.yaml",), cwd=str(checkout))
+    discovery = Discovery((os.path.join(prefix, "values.yaml"),), cwd=str(checkout))
     return bool(list(discovery))
 
 
-def generator_source_is_read(checkout: Path, prefix: str) -> bool:
+def generator_source_is_read(checkout: Path, prefix: str, name: str = "plugins.yaml") -> bool:
+    source = os.path.join(prefix, name)
     (checkout / "kustomization.yaml").write_text(
         "configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n"
-        f"      - trafficRouterPlugins={prefix}/plugins.yaml\n"
+        f"      - trafficRouterPlugins={source}\n"
     )
     discovery = Discovery(("kustomization.yaml",), cwd=str(checkout))
     (candidate,) = list(discovery)
-    read = discovery.read_referenced(
-        candidate, f"{prefix}/plugins.yaml", Span.point("kustomization.yaml", 4)
-    )
+    read = discovery.read_referenced(candidate, source, Span.point("kustomization.yaml", 4))
     return not isinstance(read, Finding)
 
 
 def config_is_read(checkout: Path, prefix: str) -> bool:
-    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(f"{prefix}/config.yaml")
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(os.path.join(prefix, "config.yaml"))
     try:
         return load_settings({"paths": ["."]}, cwd=checkout).strict
     except UsageError as error:
@@ -416,7 +421,8 @@ def config_is_read(checkout: Path, prefix: str) -> bool:
 def base_is_followed(checkout: Path, prefix: str) -> bool:
     app = checkout / "app"
     kustomization = app / "kustomization.yaml"
-    kustomization.write_text(f"resources:\n  - values.yaml\n  - ../{prefix}/base\n")
+    base = os.path.join("..", prefix, "base")
+    kustomization.write_text(f"resources:\n  - values.yaml\n  - {base}\n")
     context = version_context(
         [(str(kustomization), kustomization.read_bytes())],
         [str(app / "values.yaml")],
@@ -453,3 +459,79 @@ def test_every_caller_reads_through_a_link_that_stays_inside(tmp_path: Path, cal
     (checkout / "module" / ".git").write_text("gitdir: ../.git/modules/module\n")
     (checkout / "alias").symlink_to(checkout / "module")
     assert CALLERS[caller](checkout, "alias/deploy")
+
+
+def test_no_caller_reads_a_gitdir_file(tmp_path: Path) -> None:
+    # A submodule's (or a linked worktree's) `.git` is a file that names its git directory.
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "module").mkdir()
+    (checkout / "module" / ".git").write_text("gitdir: ../.git/modules/module\n")
+    (checkout / "pointer.yaml").symlink_to("module/.git")
+    discovery = Discovery((".",), cwd=str(checkout))
+    assert list(discovery) == []
+    assert [finding.message for finding in discovery.skipped] == [
+        "symbolic link leading into a git directory: not followed, not read"
+    ]
+    assert not generator_source_is_read(checkout, "module", ".git")
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to("module/.git")
+    with pytest.raises(UsageError, match="symbolic link leading into a git directory"):
+        load_settings({"paths": ["."]}, cwd=checkout)
+
+
+def outside_tree(tmp_path: Path) -> tuple[Path, Path]:
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "app").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    plant(tmp_path / "outside")
+    return checkout, tmp_path / "outside"
+
+
+@pytest.mark.parametrize("caller", ["walked-link", "generator-files", "kustomize-base"])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_dot_dot_and_absolute_paths_out_are_not_read(
+    tmp_path: Path, caller: str, absolute: bool
+) -> None:
+    checkout, outside = outside_tree(tmp_path)
+    assert not CALLERS[caller](checkout, str(outside) if absolute else "../outside")
+
+
+def test_fifos_never_block_a_caller(tmp_path: Path) -> None:
+    # An unpacked archive can hold FIFOs (git cannot): each caller opens without blocking
+    # and says what it found, where it matters.
+    checkout = tmp_path / "checkout"
+    (checkout / "app").mkdir(parents=True)
+    (checkout / "base").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    (checkout / "app" / "kustomization.yaml").write_text(
+        "resources:\n  - values.yaml\n  - ../base\nconfigMapGenerator:\n"
+        "  - name: argo-rollouts-config\n    files:\n      - trafficRouterPlugins=plugins.yaml\n"
+    )
+    for fifo in ("walked.yaml", "named.yaml", "app/plugins.yaml", "base/kustomization.yaml",
+                 ".rollouts-plugin-lint.yaml", "pyproject.toml"):  # fmt: skip
+        os.mkfifo(checkout / fifo)
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", ".", "named.yaml"],
+                      checkout, limit=120)  # fmt: skip
+
+    walked = ("walked.yaml", "named.yaml", "app/plugins.yaml", "base/kustomization.yaml",
+              ".rollouts-plugin-lint.yaml")  # fmt: skip
+    assert skipped(outcome) == {
+        **dict.fromkeys(walked, "cannot read file: not a regular file"),
+        "app/kustomization.yaml": "cannot read `plugins.yaml`: not a regular file; kustomize "
+        "fails too",
+    }
+    assert "acme/good" in outcome.out
+
+
+def test_a_git_fifo_outside_a_checkout_does_not_block(tmp_path: Path) -> None:
+    # Looking for the repository a named file lies in read `.git` with a blocking open: in
+    # an unpacked archive a FIFO there hung the run for good.
+    checkout = tmp_path / "checkout"
+    (checkout / "deploy").mkdir(parents=True)
+    (checkout / "deploy" / "values.yaml").write_text(ENTRY)
+    os.mkfifo(checkout / "deploy" / ".git")
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "deploy/values.yaml"],
+                      checkout, limit=120)  # fmt: skip
+
+    assert {path for path, _, _ in json_findings(outcome)} == {"deploy/values.yaml"}
