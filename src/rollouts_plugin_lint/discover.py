@@ -572,11 +572,23 @@ def walk_directory(root: str, repository: Repository | None = None) -> Iterator[
     kinds discovery counts, honouring .gitignore inside a git work tree. Links are listed,
     never descended."""
     listed = _git_files(root, repository) if repository is not None else None
+    # git lists as untracked files a git directory in the work tree not named `.git` (`git
+    # init --separate-git-dir`), and a `.GIT` folder like any other.
+    git_dir = repository.git_dir if repository is not None else None
+    if git_dir is not None and not _below(git_dir, root):
+        git_dir = None
     for relative in listed if listed is not None else _walk(root):
-        if relative.lower().endswith(_WALKED_SUFFIXES) and SKIPPED_DIRS.isdisjoint(
-            relative.split("/")[:-1]
-        ):
-            yield relative
+        lowered = relative.lower()
+        if not lowered.endswith(_WALKED_SUFFIXES):
+            continue
+        folders = relative.split("/")[:-1]
+        if not SKIPPED_DIRS.isdisjoint(folders):
+            continue
+        if ".git" in lowered and any(_is_git_name(folder) for folder in folders):
+            continue
+        if git_dir is not None and _below(os.path.join(root, relative), git_dir):
+            continue
+        yield relative
 
 
 # Nothing git reads from the environment may redirect it; these keep it quiet and literal.
