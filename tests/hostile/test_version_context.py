@@ -69,3 +69,57 @@ def test_a_base_in_the_git_folder_is_not_read(tmp_path: Path) -> None:
     outcome.assert_report()
     assert "acme/good" in outcome.out + outcome.err
     assert ".git/kustomization.yaml" not in outcome.out + outcome.err
+
+
+def _checkout_with_plugins(tmp_path: Path) -> Path:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "values.yaml").write_text(PLUGIN_VALUES)
+    return tmp_path
+
+
+def test_a_nul_byte_in_a_reference_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    """A base, an Argo CD value file and a configMapGenerator source named with a NUL
+    byte (a YAML `\\0` escape): os.path.realpath raised ValueError, an internal error."""
+    checkout = _checkout_with_plugins(tmp_path)
+    (checkout / "app" / "kustomization.yaml").write_text(
+        'resources:\n  - values.yaml\n  - "../base\\0x"\n'
+    )
+    (checkout / "argo.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  sources:\n"
+        "    - repoURL: https://argoproj.github.io/argo-helm\n      chart: argo-rollouts\n"
+        "      targetRevision: 2.37.7\n      helm:\n        valueFiles:\n"
+        '          - "$values/app/values.yaml\\0"\n'
+        "    - repoURL: https://github.com/example-org/deploy.git\n      ref: values\n"
+    )
+    (checkout / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n"
+        '      - "trafficRouterPlugins=plugins\\0.yaml"\n'
+    )
+    outcome = run_cli(["--offline", "--format", "json", "."], checkout, limit=TIME_LIMIT)
+    outcome.assert_report()
+    assert "acme/good" in outcome.out
+    assert "cannot read `plugins\\u0000.yaml`: a file name with a NUL byte" in outcome.out
+
+
+def test_references_of_a_megabyte_cost_no_time(tmp_path: Path) -> None:
+    """os.path.realpath is quadratic in a path's components: a configMapGenerator source
+    of a megabyte of `a/` took minutes, and eight bases of a quarter megabyte (what the
+    version-context budget lets through) half a minute. A path longer than the system's
+    limit (4096 bytes) is refused before any lookup."""
+    checkout = _checkout_with_plugins(tmp_path)
+    bases = "".join(f"  - ../b{index}\n" for index in range(8))
+    (checkout / "app" / "kustomization.yaml").write_text(f"resources:\n  - values.yaml\n{bases}")
+    for index in range(8):
+        (checkout / f"b{index}").mkdir()
+        (checkout / f"b{index}" / "kustomization.yaml").write_text(
+            f"resources:\n  - {'a/' * 127_000}x\n"
+        )
+    (checkout / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n"
+        f"      - trafficRouterPlugins={'a/' * 500_000}x\n"
+    )
+    outcome = run_cli(["--offline", "--format", "json", "."], checkout, limit=60)
+    outcome.assert_report()
+    assert "acme/good" in outcome.out
+    assert "a path longer than 4096 bytes; kustomize fails too" in outcome.out

@@ -154,10 +154,12 @@ class _Context:
         repository = self._repository_of(path)
         for document in documents:
             for versions, relative in value_file_references(document):
-                target = os.path.realpath(os.path.join(repository, relative))
-                if _below(target, repository):
-                    source = f"{versions.source} of {self._display(path)}"
-                    self.by_file.setdefault(target, Versions(versions.chart, None, source))
+                try:
+                    target = resolve_within(os.path.join(repository, relative), repository)
+                except OSError:
+                    continue  # nothing we may read: a link out, `..` out, a NUL byte
+                source = f"{versions.source} of {self._display(path)}"
+                self.by_file.setdefault(target, Versions(versions.chart, None, source))
 
     def _read_kustomization(self, folder: str) -> _Kustomization | None:
         for name in KUSTOMIZATION_FILES:
