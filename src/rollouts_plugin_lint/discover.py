@@ -486,6 +486,16 @@ def _resolve(
                  "the folder named on the command line")  # fmt: skip
 
 
+def checked_root(raw: str, cwd: str, repositories: dict[str, Repository | None]) -> str:
+    """The folder discovery keeps the named path `raw` in, found as `Discovery` finds it:
+    from the path as named, never from where a link in it leads."""
+    cwd = os.path.abspath(cwd)
+    real_cwd = os.path.realpath(cwd)
+    lexical = _on_real_cwd(os.path.normpath(os.path.join(cwd, raw)), cwd, real_cwd)
+    start = lexical if os.path.isdir(lexical) else os.path.dirname(lexical)
+    return _resolve(start, lexical, real_cwd, repositories).boundary
+
+
 def find_repository(
     start: str, cache: dict[str, Repository | None] | None = None
 ) -> Repository | None:

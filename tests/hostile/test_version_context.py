@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.hostile.helpers import run_cli
 
 # Bounds a hang, not speed: before the fix this tree took about ten times as long.
@@ -123,3 +125,30 @@ def test_references_of_a_megabyte_cost_no_time(tmp_path: Path) -> None:
     outcome.assert_report()
     assert "acme/good" in outcome.out
     assert "a path longer than 4096 bytes; kustomize fails too" in outcome.out
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_named_link_out_opens_no_folder_to_bases(tmp_path: Path, absolute: bool) -> None:
+    """Version context kept the folder a named file's link led to as a root (discovery
+    refused the link itself), and took bases from there: a folder outside the checkout."""
+    checkout = tmp_path / "checkout"
+    (checkout / "app").mkdir(parents=True)
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_VALUES)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "decoy.yaml").write_text(PLUGIN_VALUES)
+    (outside / "kustomization.yaml").write_text(
+        "resources:\n"
+        "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.6.0/install.yaml\n"
+    )
+    (checkout / "decoy.yaml").symlink_to(outside / "decoy.yaml")
+    base = str(outside) if absolute else "../../outside"
+    (checkout / "app" / "kustomization.yaml").write_text(
+        f"resources:\n  - values.yaml\n  - {base}\n"
+    )
+    outcome = run_cli(["--offline", "-vv", "app/values.yaml", "decoy.yaml"], checkout,
+                      limit=TIME_LIMIT)  # fmt: skip
+    outcome.assert_report()
+    assert "acme/good" in outcome.out + outcome.err
+    assert "v1.6.0" not in outcome.out + outcome.err
+    assert "outside/kustomization.yaml" not in outcome.out + outcome.err

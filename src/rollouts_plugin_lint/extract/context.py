@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from rollouts_plugin_lint.discover import (
     KUSTOMIZATION_FILES,
     Repository,
+    checked_root,
     display_path,
     find_repository,
     read_regular_file,
@@ -77,20 +78,9 @@ def version_context(
 
 
 def checked_roots(paths: Sequence[str], cwd: str) -> list[str]:
-    """The folders discovery keeps each checked path in, resolved: the real repository it
-    lies in; without one, the working directory; outside both, the path's own folder."""
-    real_cwd = os.path.realpath(cwd)
+    """The folders discovery keeps each checked path in (`checked_root`)."""
     repositories: dict[str, Repository | None] = {}
-    roots = []
-    for raw in paths:
-        real = os.path.realpath(os.path.join(cwd, raw))
-        start = real if os.path.isdir(real) else os.path.dirname(real)
-        repository = find_repository(start, repositories)
-        if repository is not None:
-            roots.append(repository.top)
-        else:
-            roots.append(real_cwd if _below(real, real_cwd) else start)
-    return list(dict.fromkeys(roots))
+    return list(dict.fromkeys(checked_root(raw, cwd, repositories) for raw in paths))
 
 
 @dataclass(frozen=True)
