@@ -639,11 +639,36 @@ def _git_files(root: str, repository: Repository) -> list[str] | None:
 
 
 def _walk(root: str) -> Iterator[str]:
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not _is_git_name(d))
-        relative_dir = os.path.relpath(directory, root)
-        for name in sorted(files):
-            yield name if relative_dir == "." else f"{relative_dir}/{name}"
+    """Every file below `root`, each folder's files sorted and then its folders, as
+    os.walk lists them; but with a stack of its own: os.walk recurses (up to Python 3.11),
+    and a tree a thousand folders deep raised RecursionError."""
+    pending = [""]  # folders relative to `root`, the next one last
+    while pending:
+        relative_dir = pending.pop()
+        try:
+            with os.scandir(os.path.join(root, relative_dir)) as listing:
+                entries = [(entry.name, _is_folder(entry)) for entry in listing]
+        except OSError:
+            continue
+        prefix = f"{relative_dir}/" if relative_dir else ""
+        folders = []
+        for name, is_folder in sorted(entries):
+            if is_folder is None:
+                yield prefix + name
+            elif is_folder and name not in SKIPPED_DIRS and not _is_git_name(name):
+                folders.append(prefix + name)
+        pending.extend(reversed(folders))
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool | None:
+    """True for a folder to descend, False for a link to one (never descended, never
+    listed, as in os.walk), None for anything else."""
+    try:
+        if not entry.is_dir():
+            return None
+        return not entry.is_symlink()
+    except OSError:
+        return None
 
 
 def display_path(absolute: str, cwd: str, given: str) -> str:
