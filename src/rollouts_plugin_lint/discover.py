@@ -194,6 +194,9 @@ class PathRefused(OSError):
 # components (a 320 KB `a/a/...` reference took ten seconds).
 _MAX_LINKS = 40
 _MAX_PATH_BYTES = 4096
+# Within those, 40 links of 800 `a/..` each cost 32,000 lookups for one walked name (600
+# such links took two minutes). A real path, links followed, has tens of components.
+_MAX_COMPONENTS = 256
 
 
 def resolve_within(path: str, root: str) -> str:
@@ -201,8 +204,8 @@ def resolve_within(path: str, root: str) -> str:
     read from `root`, a real folder. `path` is absolute and lexically at or below `root`;
     a `..` and each link are followed one component at a time, so a step out of the root
     is refused where it happens. Raises PathRefused, or OSError for a path no file can have
-    (too long, a NUL byte, too many links). A missing component ends nothing: the read of
-    the result fails instead."""
+    (too long, a NUL byte, too many links or components). A missing component ends
+    nothing: the read of the result fails instead."""
     root = root.rstrip("/") or "/"
     if "\0" in path:
         raise OSError(errno.EINVAL, "a file name with a NUL byte")
@@ -217,11 +220,16 @@ def resolve_within(path: str, root: str) -> str:
     git_dir = _git_dir(root)
     current = root
     pending = path[len(root) :].split("/")[::-1]  # a stack: the next component last
-    links = 0
+    links = steps = 0
     while pending:
         name = pending.pop()
         if name in ("", "."):
             continue
+        steps += 1
+        if steps > _MAX_COMPONENTS:
+            raise OSError(
+                errno.ELOOP, f"more than {_MAX_COMPONENTS} path components, links followed"
+            )
         if name == "..":
             if current == root:
                 raise PathRefused(into_git=False, by_link=links > 0)

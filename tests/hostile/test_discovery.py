@@ -540,3 +540,26 @@ def test_a_git_fifo_outside_a_checkout_does_not_block(tmp_path: Path) -> None:
                       checkout, limit=120)  # fmt: skip
 
     assert {path for path, _, _ in json_findings(outcome)} == {"deploy/values.yaml"}
+
+
+def test_links_of_long_detours_cost_a_bounded_time(tmp_path: Path) -> None:
+    # Each walked link leads through a chain of 40 links (the system's limit), each of them
+    # 800 `a/..` detours long (within the system's 4096 bytes): 32,000 lookups per name,
+    # and 600 such names took two minutes. A path, links followed, of more than 256
+    # components is no real layout: refused, at a few hundred lookups.
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "a").mkdir()
+    detour = "a/../" * 800
+    for index in range(40):
+        (checkout / f"l{index}").symlink_to(detour + (f"l{index + 1}" if index < 39 else "v"))
+    (checkout / "v").write_text(ENTRY)
+    (checkout / "walked").mkdir()
+    for index in range(600):
+        (checkout / "walked" / f"v{index}.yaml").symlink_to(f"../{detour}l0")
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "walked"], checkout,
+                      limit=60)  # fmt: skip
+
+    assert set(skipped(outcome).values()) == {
+        "cannot read file: more than 256 path components, links followed"
+    }
