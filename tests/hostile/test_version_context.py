@@ -152,3 +152,26 @@ def test_a_named_link_out_opens_no_folder_to_bases(tmp_path: Path, absolute: boo
     assert "acme/good" in outcome.out + outcome.err
     assert "v1.6.0" not in outcome.out + outcome.err
     assert "outside/kustomization.yaml" not in outcome.out + outcome.err
+
+
+@pytest.mark.parametrize("leads", ["inside", "out-and-back"])
+def test_a_linked_kustomization_is_read_as_discovery_reads_it(tmp_path: Path, leads: str) -> None:
+    """Discovery reads a kustomization.yaml that is a link inside the repository; version
+    context refused every link (O_NOFOLLOW), so the release it names reached no file. A
+    link whose way leaves the repository is read by neither."""
+    checkout = _checkout_with_plugins(tmp_path)
+    (checkout / "shared").mkdir()
+    (checkout / "shared" / "kustomization.yaml").write_text(
+        "resources:\n  - values.yaml\n"
+        "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.6.0/install.yaml\n"
+    )
+    (tmp_path.parent / f"{tmp_path.name}-outside").mkdir()
+    (tmp_path.parent / f"{tmp_path.name}-outside" / "back").symlink_to(checkout)
+    target = {
+        "inside": "../shared/kustomization.yaml",
+        "out-and-back": f"../../{tmp_path.name}-outside/back/shared/kustomization.yaml",
+    }
+    (checkout / "app" / "kustomization.yaml").symlink_to(target[leads])  # fmt: skip
+    outcome = run_cli(["--offline", "-vv", "app/values.yaml"], checkout, limit=TIME_LIMIT)
+    outcome.assert_report()
+    assert ("controller v1.6.0" in outcome.out) is (leads == "inside")

@@ -154,11 +154,12 @@ class _Context:
     def _read_kustomization(self, folder: str) -> _Kustomization | None:
         for name in KUSTOMIZATION_FILES:
             path = os.path.join(folder, name)
-            if not os.path.isfile(path) or self._inside(path) is None:
+            real = self._inside(path) if os.path.isfile(path) else None
+            if real is None:
                 continue
             try:
-                # A link is refused (ELOOP) and a big file never read.
-                documents = self._parse(read_regular_file(path, MAX_CONTEXT_FILE_BYTES))
+                # Read where a link leads, as discovery reads it; a big file is never read.
+                documents = self._parse(read_regular_file(real, MAX_CONTEXT_FILE_BYTES))
             except OSError:
                 return None
             if not documents:
