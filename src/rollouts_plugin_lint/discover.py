@@ -592,9 +592,7 @@ def walk_directory(root: str, repository: Repository | None = None) -> Iterator[
     listed = _git_files(root, repository) if repository is not None else None
     # git lists as untracked files a git directory in the work tree not named `.git` (`git
     # init --separate-git-dir`), and a `.GIT` folder like any other.
-    git_dir = repository.git_dir if repository is not None else None
-    if git_dir is not None and not _below(git_dir, root):
-        git_dir = None
+    inner_git_dir = _inner_git_dir(root, repository)
     for relative in listed if listed is not None else _walk(root):
         lowered = relative.lower()
         if not lowered.endswith(_WALKED_SUFFIXES):
@@ -604,9 +602,22 @@ def walk_directory(root: str, repository: Repository | None = None) -> Iterator[
             continue
         if ".git" in lowered and any(_is_git_name(folder) for folder in folders):
             continue
-        if git_dir is not None and _below(os.path.join(root, relative), git_dir):
+        if inner_git_dir is not None and relative.startswith(inner_git_dir):
             continue
         yield relative
+
+
+def _inner_git_dir(root: str, repository: Repository | None) -> str | None:
+    """The repository's git directory relative to `root` (with a final slash) when the
+    walk could list it: below `root` and under no `.git` folder."""
+    if repository is None or not _below(repository.git_dir, root):
+        return None
+    inner = os.path.relpath(repository.git_dir, root)
+    if inner == ".":
+        return ""  # the root is the git directory: nothing in it is content
+    if any(_is_git_name(folder) for folder in inner.split("/")):
+        return None  # under a `.git` folder, which the walk never lists
+    return inner + "/"
 
 
 # Nothing git reads from the environment may redirect it; these keep it quiet and literal.
