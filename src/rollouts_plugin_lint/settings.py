@@ -425,6 +425,9 @@ def _pyproject_section(path: Path) -> Any:
         raise UsageError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: invalid TOML: not UTF-8") from None
+    except RecursionError:
+        # tomllib recurses per nested array or inline table; `[[[[...` ran out of stack.
+        raise UsageError(f"{path}: invalid TOML: nesting is too deep to parse") from None
     tool = document.get("tool")
     if not isinstance(tool, dict):
         return None
