@@ -563,3 +563,22 @@ def test_links_of_long_detours_cost_a_bounded_time(tmp_path: Path) -> None:
     assert set(skipped(outcome).values()) == {
         "cannot read file: more than 256 path components, links followed"
     }
+
+
+@pytest.mark.parametrize("target", ["inside", "outside"])
+def test_outside_a_repository_a_config_link_follows_the_same_rule(
+    tmp_path: Path, target: str
+) -> None:
+    # Without a repository the root is the folder the config file was found in: a link
+    # inside it is followed like any other (it was refused), a link out of it is not.
+    checkout = tmp_path / "checkout"
+    (checkout / "lint").mkdir(parents=True)
+    (checkout / "lint" / "config.yaml").write_text("strict: true\n")
+    (tmp_path / "config.yaml").write_text("strict: true\n")
+    link = {"inside": "lint/config.yaml", "outside": "../config.yaml"}[target]
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(link)
+    if target == "inside":
+        assert load_settings({"paths": ["."]}, cwd=checkout).strict
+    else:
+        with pytest.raises(UsageError, match="symbolic link leading outside its folder"):
+            load_settings({"paths": ["."]}, cwd=checkout)
