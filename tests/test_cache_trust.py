@@ -280,8 +280,79 @@ def test_the_cache_keeps_to_its_size_budget(runner: Runner) -> None:
         runner.write("values.yaml", values(server.url("/c"), digests["/c"]))
         lint(runner, "--cache-max-size", str(budget))
     kept = sorted(p.name for p in (cache / "objects").rglob("*") if p.is_file())
-    # Each object with what inspecting it found; /b's record went with it.
+    # Each object with what inspecting it found and its stat when hashed; /b's went with it.
     assert kept == sorted(f"{digests[p]}{suffix}" for p in ("/a", "/c")
-                          for suffix in ("", ".facts.json"))  # fmt: skip
+                          for suffix in ("", ".facts.json", ".hashed.json"))  # fmt: skip
     records = [json.loads(p.read_text())["url"] for p in (cache / "urls").iterdir()]
     assert sorted(records) == sorted([server.url("/a"), server.url("/c")])
+
+
+# --- a warm run trusts an object whose stat is the one recorded when it was hashed ---------
+
+
+def _stored(root: Path, data: bytes) -> tuple[str, Path]:
+    from rollouts_plugin_lint.fetch.cache import Cache
+
+    cache = Cache(root)
+    cache.prepare()
+    temporary = cache.temporary_file()
+    temporary.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return digest, cache.store(temporary, digest)
+
+
+def _hashes_in_a_new_run(root: Path, digest: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many files a new run's cache hashes to vouch for `digest` (and that it does)."""
+    from rollouts_plugin_lint.fetch import cache as cache_module
+
+    hashed: list[Path] = []
+    real = cache_module.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "sha256_file", counting)
+    assert cache_module.Cache(root).verified_object(digest) is not None
+    return len(hashed)
+
+
+def test_an_unchanged_object_is_not_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest, _ = _stored(tmp_path / "cache", PLUGIN)
+
+    assert _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch) == 0
+    assert _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch) == 0
+
+
+def test_an_object_written_to_or_copied_is_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    digest, path = _stored(tmp_path / "cache", PLUGIN)
+    status = path.stat()
+    path.write_bytes(PLUGIN)  # the same bytes, written again, the mtime put back
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    rewritten = _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch)
+    # A cache restored from a CI cache: every file is new (inode, ctime), times kept.
+    shutil.copytree(tmp_path / "cache", tmp_path / "restored", copy_function=shutil.copy2)
+    restored = _hashes_in_a_new_run(tmp_path / "restored", digest, monkeypatch)
+
+    assert (rewritten, restored) == (1, 1)
+
+
+def test_a_planted_stat_record_vouches_for_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rollouts_plugin_lint.fetch.cache import Cache
+
+    digest, path = _stored(tmp_path / "cache", PLUGIN)
+    path.write_bytes(b"other bytes")  # planted under the digest, with a stat record...
+    status = path.stat()
+    record = path.with_name(f"{digest}.hashed.json")
+    record.write_text(json.dumps([status.st_ino, status.st_size, 0, 0]))  # ...of other times
+
+    assert Cache(tmp_path / "cache").verified_object(digest) is None
+    assert not path.exists()  # the planted file is gone

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rollouts_plugin_lint.catalog import known_plugins, version_of
+from rollouts_plugin_lint.catalog import known_plugins, split_image, version_of
 from rollouts_plugin_lint.checks.artifact import check_artifact
 from rollouts_plugin_lint.extract import extract_file
 from rollouts_plugin_lint.fetch.cache import Cache, UrlRecord
@@ -70,6 +70,8 @@ def test_every_fact_has_a_source_and_a_usable_value() -> None:
         "argoproj-labs/rollouts-plugin-metric-honeycomb",
         "argoproj-labs/rollouts-plugin-metric-ai",
         "argoproj-labs/rollouts-plugin-metric-signalfx",
+        "argoproj-labs/rollouts-plugin-metric-datadog",
+        "argoproj-labs/rollouts-opsmx-metric-plugin",
     ):
         assert needed in repositories
     for plugin in plugins.values():
@@ -124,18 +126,34 @@ def test_gatewayapi_facts_match_its_repository() -> None:
 
 def test_keys_match_the_plugins_code_in_every_mirror() -> None:
     """Each catalogued key is the string the plugin's code reads its configuration under,
-    in every plugin repository mirrored here."""
+    at the commit its source names, in every plugin repository mirrored here (a default
+    branch can lack the code: the opsmx plugin's holds only its first commit)."""
     checked = 0
     for plugin in known_plugins().values():
         mirror = MIRRORS / plugin.repository.replace("/", "+") / "repo"
         if plugin.config_key is None or not mirror.is_dir():
             continue
+        cited = re.search(r"@ ([0-9a-f]{8})", plugin.config_key.source)
+        assert cited is not None, plugin.repository
         grep = subprocess.run(
-            ["git", "-C", str(mirror), "grep", "-F", f'"{plugin.config_key.value}"', "HEAD",
+            ["git", "-C", str(mirror), "grep", "-F", f'"{plugin.config_key.value}"', cited[1],
              "--", "*.go"],
             capture_output=True, text=True,
         )  # fmt: skip
         assert grep.returncode == 0, plugin.repository
+        checked += 1
+    if checked == 0:
+        pytest.skip("no plugin mirror here")
+
+
+def test_complete_tag_lists_match_every_mirror() -> None:
+    """A tag list the catalog calls complete is every tag of the plugin's repository."""
+    checked = 0
+    for plugin in known_plugins().values():
+        mirror = MIRRORS / plugin.repository.replace("/", "+") / "repo"
+        if not plugin.tags_complete or not mirror.is_dir():
+            continue
+        assert sorted(_git(mirror, "tag").split()) == sorted(plugin.known_tags), plugin.repository
         checked += 1
     if checked == 0:
         pytest.skip("no plugin mirror here")
@@ -155,6 +173,29 @@ def test_tag_without_its_v_is_found_offline(runner: Runner) -> None:
     assert finding["hint"] == (
         f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
     )
+
+
+@pytest.mark.parametrize(
+    ("repository", "written", "meant", "asset"),
+    [
+        ("rollouts-plugin-metric-datadog", "0.1.0-alpha.1", "v0.1.0-alpha.1",
+         "rollouts-plugin-metric-datadog-linux-amd64"),
+        ("rollouts-plugin-metric-signalfx", "0.2.0", "v0.2.0", "metric-plugin-linux-amd64"),
+    ],
+)  # fmt: skip
+def test_signalfx_and_datadog_tags_are_in_the_catalog(
+    runner: Runner, repository: str, written: str, meant: str, asset: str
+) -> None:
+    base = f"https://github.com/argoproj-labs/{repository}"
+    location = f"{base}/releases/download/{written}/{asset}"
+    text = configmap(
+        f'- name: argoproj-labs/{repository}\n  location: "{location}"', "metricProviderPlugins"
+    )
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "release-tag"
+    assert (finding["line"], finding["column"]) == at(text, f'"{location}"')
+    assert f"did you mean `{meant}`?" in finding["message"]
+    assert finding["hint"] == f"location: {base}/releases/download/{meant}/{asset}"
 
 
 def test_tag_and_asset_both_wrong_give_one_fixed_location(runner: Runner) -> None:
@@ -406,3 +447,264 @@ def test_fixed_location_is_built_from_the_parsed_url(runner: Runner) -> None:
     assert finding["hint"] == (
         f"location: {GATEWAYAPI}/releases/download/v0.4.0/gatewayapi-plugin-linux-amd64"
     )
+
+
+# -- file:// plugins known by their image ---------------------------------------------------
+
+GATEWAYAPI_IMAGE = "ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi"
+GATEWAYAPI_BINARY = "/bin/rollouts-plugin-trafficrouter-gatewayapi"
+
+
+def values_copying(name: str, image: str, key: str = "trafficRouterPlugins") -> str:
+    """Chart values whose init container copies the gatewayapi binary from `image` into a
+    volume the controller mounts at /plugins, as the plugin's docs/installation.md does."""
+    return textwrap.dedent(f"""\
+        controller:
+          {key}:
+            - name: {name}
+              location: file:///plugins/rollouts-plugin-trafficrouter-gatewayapi
+          initContainers:
+            - name: copy-gatewayapi
+              image: {image}
+              command: ["/bin/sh", "-c"]
+              args:
+                - cp {GATEWAYAPI_BINARY} /plugins/
+              volumeMounts:
+                - name: plugins
+                  mountPath: /plugins
+          volumes:
+            - name: plugins
+              emptyDir: {{}}
+          volumeMounts:
+            - name: plugins
+              mountPath: /plugins
+        """)
+
+
+def manifests_copying(key: str, name: str, image: str) -> str:
+    """The ConfigMap and the controller's Deployment in one file, the Deployment first: an
+    init container copies the binary from `image` into the plugin-bin volume."""
+    return textwrap.dedent(f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: argo-rollouts
+        spec:
+          template:
+            spec:
+              initContainers:
+                - name: copy-plugin
+                  image: {image}
+                  command:
+                    - cp
+                    - {GATEWAYAPI_BINARY}
+                    - /home/argo-rollouts/plugin-bin/gatewayapi-src
+                  volumeMounts:
+                    - name: plugin-bin
+                      mountPath: /home/argo-rollouts/plugin-bin
+              containers:
+                - name: argo-rollouts
+                  image: quay.io/argoproj/argo-rollouts:v1.9.1
+                  volumeMounts:
+                    - name: plugin-bin
+                      mountPath: /home/argo-rollouts/plugin-bin
+              volumes:
+                - name: plugin-bin
+                  emptyDir: {{}}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: argo-rollouts-config
+        data:
+          {key}: |-
+            - name: {name}
+              location: file://./plugin-bin/gatewayapi-src
+        """)
+
+
+def test_values_init_container_image_names_the_plugin(runner: Runner) -> None:
+    """The name the plugin reads and the image tag's format, for a file:// location whose
+    file an init container copies from the plugin's image."""
+    image = f"{GATEWAYAPI_IMAGE}:0.5.0"
+    text = values_copying("argoproj-labs/gateway-api", image)
+    name_finding, tag_finding = lint(runner, text)
+    assert name_finding["rule"] == "plugin-config-name"
+    assert (name_finding["line"], name_finding["column"]) == at(text, "argoproj-labs/gateway-api")
+    assert name_finding["hint"].startswith("name: argoproj-labs/gatewayAPI")
+    assert f"comes from its image `{image}` (line 7)" in name_finding["message"]
+    assert tag_finding["rule"] == "release-tag" and tag_finding["severity"] == "error"
+    assert (tag_finding["line"], tag_finding["column"]) == at(text, image)
+    assert (tag_finding["end_line"], tag_finding["end_column"]) == (7, 14 + len(image))
+    assert "its tags are `vX.Y.Z` (.github/workflows/docker-publish.yaml" in tag_finding["message"]
+    assert "did you mean `v0.5.0`?" in tag_finding["message"]
+    assert tag_finding["hint"] == f"image: {GATEWAYAPI_IMAGE}:v0.5.0"
+
+
+def test_deployment_init_container_image_in_the_same_file(runner: Runner) -> None:
+    """A raw Deployment of the controller and its ConfigMap: a traffic router listed as a
+    metric plugin, and the image tag without its `v`."""
+    image = f"{GATEWAYAPI_IMAGE}:0.15.0"
+    text = manifests_copying("metricProviderPlugins", "argoproj-labs/gatewayAPI", image)
+    tag_finding, list_finding = lint(runner, text)
+    assert tag_finding["rule"] == "release-tag"
+    assert (tag_finding["line"], tag_finding["column"]) == at(text, image)
+    assert tag_finding["hint"] == f"image: {GATEWAYAPI_IMAGE}:v0.15.0"
+    assert list_finding["rule"] == "wrong-plugin-list" and list_finding["severity"] == "error"
+    location = "file://./plugin-bin/gatewayapi-src"
+    assert (list_finding["line"], list_finding["column"]) == at(text, location)
+    assert list_finding["hint"] == "move the entry to `trafficRouterPlugins`"
+    assert (
+        "`/home/argo-rollouts/plugin-bin/gatewayapi-src` comes from its image "
+        f"`{image}` (line 10)" in list_finding["message"]
+    )
+
+
+def test_image_volume_mounted_into_the_controller(runner: Runner) -> None:
+    """A Kubernetes image volume (volumes[].image.reference, k8s 1.31+): the image's files
+    appear under the controller's mount path."""
+    reference = "ghcr.io/argoproj-labs/rollouts-plugin-metric-ai:0.0.1"
+    text = textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: argo-rollouts-config
+        data:
+          metricProviderPlugins: |-
+            - name: argoproj-labs/ai
+              location: file:///plugin-image/home/argo-rollouts/rollouts-plugin-metric-ai
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: argo-rollouts
+        spec:
+          template:
+            spec:
+              containers:
+                - name: controller
+                  image: quay.io/argoproj/argo-rollouts:v1.9.1
+                  volumeMounts:
+                    - name: metric-ai
+                      mountPath: /plugin-image
+              volumes:
+                - name: metric-ai
+                  image:
+                    reference: {reference}
+                    pullPolicy: IfNotPresent
+        """)
+    name_finding, tag_finding = lint(runner, text)
+    assert name_finding["rule"] == "plugin-config-name"
+    assert (name_finding["line"], name_finding["column"]) == at(text, "argoproj-labs/ai")
+    assert name_finding["hint"].startswith("name: argoproj-labs/metric-ai")
+    assert tag_finding["rule"] == "release-tag"
+    assert (tag_finding["line"], tag_finding["column"]) == at(text, reference)
+    assert tag_finding["hint"] == (
+        "reference: ghcr.io/argoproj-labs/rollouts-plugin-metric-ai:v0.0.1"
+    )
+
+
+def test_docker_hub_spellings_name_one_image(runner: Runner) -> None:
+    """The consul plugin's README configures `argoproj-labs/consul` for a plugin that
+    reads `hashicorp/consul`; its image is found however Docker Hub is spelled."""
+    text = textwrap.dedent("""\
+        controller:
+          trafficRouterPlugins:
+            - name: argoproj-labs/consul
+              location: file:///plugin-bin/hashicorp/rollouts-plugin-trafficrouter-consul
+          initContainers:
+            - name: copy-consul-plugin
+              image: docker.io/hashicorp/rollouts-plugin-trafficrouter-consul:latest
+              command: ["/bin/sh", "-c"]
+              args:
+                - cp /bin/rollouts-plugin-trafficrouter-consul /plugin-bin/hashicorp
+              volumeMounts:
+                - name: consul-plugin
+                  mountPath: /plugin-bin/hashicorp
+          volumeMounts:
+            - name: consul-plugin
+              mountPath: /plugin-bin/hashicorp
+        """)
+    [finding] = lint(runner, text)
+    assert finding["rule"] == "plugin-config-name"
+    assert (finding["line"], finding["column"]) == at(text, "argoproj-labs/consul")
+    assert finding["hint"].startswith("name: hashicorp/consul")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        f"{GATEWAYAPI_IMAGE}:v0.5.0",
+        f"{GATEWAYAPI_IMAGE}:latest",
+        f"{GATEWAYAPI_IMAGE}:main",
+        f"{GATEWAYAPI_IMAGE}",
+        f"{GATEWAYAPI_IMAGE}:0.5.0@sha256:{SHA}",
+        f"'{GATEWAYAPI_IMAGE}:{{{{ .Values.tag }}}}'",
+        "registry.example:5000/mirror/rollouts-plugin-trafficrouter-gatewayapi:0.5.0",
+    ],
+)
+def test_image_tags_in_the_format_or_not_versions_are_left_alone(
+    runner: Runner, image: str
+) -> None:
+    assert lint(runner, values_copying("argoproj-labs/gatewayAPI", image)) == []
+
+
+def test_a_location_the_image_does_not_bring_recognises_nothing(runner: Runner) -> None:
+    """The init container copies the plugin's image elsewhere: the location is not its
+    file (file-location-unmounted says so), so no catalog rule judges it."""
+    text = values_copying("argoproj-labs/gateway-api", f"{GATEWAYAPI_IMAGE}:0.5.0").replace(
+        "file:///plugins/rollouts-plugin-trafficrouter-gatewayapi", "file:///plugins/other"
+    )
+    runner.write("config.yaml", text)
+    _, report = runner.json("config.yaml")
+    assert catalog_findings(report) == []
+    assert "file-location-unmounted" in {f["rule"] for f in report["findings"]}
+
+
+def test_a_deployment_of_another_program_mounts_nothing_for_the_controller(
+    runner: Runner,
+) -> None:
+    text = (
+        manifests_copying(
+            "metricProviderPlugins", "argoproj-labs/gatewayAPI", f"{GATEWAYAPI_IMAGE}:0.15.0"
+        )
+        .replace("- name: argo-rollouts\n", "- name: web\n")
+        .replace("quay.io/argoproj/argo-rollouts:v1.9.1", "nginx:1.27")
+    )
+    assert lint(runner, text) == []
+
+
+@pytest.mark.parametrize(
+    ("reference", "parts"),
+    [
+        ("ghcr.io/o/p:v1.0.0", ("ghcr.io/o/p", "v1.0.0", False)),
+        ("localhost:5000/o/p", ("localhost:5000/o/p", None, False)),
+        ("localhost:5000/o/p:1.0@sha256:ab", ("localhost:5000/o/p", "1.0", True)),
+        ("p@sha256:ab", ("p", None, True)),
+    ],
+)
+def test_an_image_reference_splits_at_the_tag_after_the_last_slash(
+    reference: str, parts: tuple[str, str | None, bool]
+) -> None:
+    assert split_image(reference) == parts
+
+
+def test_a_controller_built_into_another_image_may_hold_the_file_itself(
+    runner: Runner,
+) -> None:
+    """metric-ai's Dockerfile builds a controller image with the plugin inside: the
+    Deployment's mounts then do not say where the file can be."""
+    text = manifests_copying(
+        "trafficRouterPlugins", "argoproj-labs/gatewayAPI", f"{GATEWAYAPI_IMAGE}:v0.15.0"
+    ).replace("quay.io/argoproj/argo-rollouts:v1.9.1", "registry.example/rollouts-custom:v1")
+    text = text.replace("file://./plugin-bin/gatewayapi-src", "file:///opt/baked-in-plugin")
+    runner.write("config.yaml", text)
+    _, report = runner.json("config.yaml")
+    assert {f["rule"] for f in report["findings"]} == {"file-location"}
+    unmounted = text.replace(
+        "registry.example/rollouts-custom:v1", "quay.io/argoproj/argo-rollouts:v1.9.1"
+    )
+    runner.write("config.yaml", unmounted)
+    _, report = runner.json("config.yaml")
+    [finding] = [f for f in report["findings"] if f["rule"] == "file-location-unmounted"]
+    assert (finding["line"], finding["column"]) == at(unmounted, "file:///opt/baked-in-plugin")

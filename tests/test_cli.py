@@ -117,7 +117,7 @@ def test_json_report_contract(runner: Runner) -> None:
         17,
         17 + len(LOC),
     )
-    assert report["summary"] == {"errors": 0, "warnings": 1, "notes": 1}
+    assert report["summary"] == {"errors": 0, "warnings": 1, "notes": 1, "fixed": 0}
 
 
 def test_output_file(runner: Runner) -> None:

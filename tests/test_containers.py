@@ -87,6 +87,40 @@ def test_generator_files_point_into_the_file_they_name(runner: Runner) -> None:
     ]
 
 
+ENV_FILE = f"""\
+# plugins for prod
+  trafficRouterPlugins=[{{name: argoproj-labs/gatewayAPI, location: "{URL}", sha256: abc}}]
+metricProviderPlugin=[]
+stepPlugins
+"""
+
+
+def test_generator_env_files_give_one_line_per_key_at_its_position(runner: Runner) -> None:
+    runner.write("deploy/plugins.env", ENV_FILE)
+    # The list written over lines, as in a ConfigMap: kustomize takes one line per key.
+    runner.write("deploy/legacy.env", f"stepPlugins=\n- name: a/b\n  location: {URL}\n")
+    runner.write(
+        "deploy/kustomization.yaml",
+        "configMapGenerator:\n"
+        "  - name: argo-rollouts-config\n"
+        "    envs: [plugins.env, ../outside.env]\n"
+        "    env: legacy.env\n",
+    )
+    _, report = runner.json(".")
+    path = "deploy/plugins.env"
+    # No quotes are removed from an env value: the list is the rest of the line.
+    assert findings(report, "sha256-format") == [(path, *at(ENV_FILE, "abc"))]
+    assert findings(report, "unknown-config-key") == [(path, 3, 1)]
+    assert [(f["path"], f["line"], f["column"], f["severity"]) for f in report["findings"]
+            if f["rule"] == "skipped-file"] == [
+        ("deploy/kustomization.yaml", 3, 25, "warning"),  # outside its folder
+        ("deploy/legacy.env", 2, 1, "warning"),  # `- name: a/b` is no key: kustomize fails
+        (path, 4, 1, "note"),  # no `=`: the value comes from the environment
+    ]  # fmt: skip
+    (plugin,) = report["plugins"]
+    assert (plugin["path"], plugin["line"], plugin["location"]) == (path, 2, URL)
+
+
 def test_generator_files_outside_the_kustomization_are_not_read(
     runner: Runner, tmp_path: Path
 ) -> None:
@@ -141,7 +175,9 @@ def test_a_file_a_generator_reads_is_not_counted_as_not_checked(runner: Runner) 
     )
     code, _, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
     assert code in (0, 1)
-    assert "1 file is not YAML, JSON or Markdown but mention a plugin key (1 text)" in err
+    assert (
+        "1 file is not YAML, JSON, Markdown or Terraform but mention a plugin key (1 text)" in err
+    )
 
 
 # -- RolloutManager -------------------------------------------------------------------------
@@ -266,6 +302,41 @@ def test_helmfile_releases_that_disagree_state_no_version() -> None:
     assert [f.rule for f in result.findings if f.rule == "plugin-list-shape"] == []
 
 
+def test_helmfile_values_files_are_judged_for_their_release_version(runner: Runner) -> None:
+    nested = (
+        "controller:\n  trafficRouterPlugins:\n    trafficRouterPlugins: |-\n      - name: a/b\n"
+    )
+    runner.write("deploy/values/rollouts.yaml", nested)
+    runner.write("deploy/values/templated.yaml", nested)
+    runner.write("deploy/values/other.yaml", nested)
+    runner.write(
+        "deploy/helmfile.yaml",
+        "releases:\n"
+        "  - name: argo-rollouts\n"
+        "    chart: argo/argo-rollouts\n"
+        "    version: 2.37.7\n"
+        "    values:\n"
+        "      - values/rollouts.yaml\n"
+        "      - values/{{ .Environment.Name }}.yaml\n"
+        "      - controller: {}\n"
+        "  - name: other\n"
+        "    chart: bitnami/nginx\n"
+        "    version: 1.0.0\n"
+        "    values: [values/other.yaml]\n",
+    )
+    _, report = runner.json(".")
+    shapes = {
+        f["path"]: f["message"] for f in report["findings"] if f["rule"] == "plugin-list-shape"
+    }
+    # Chart 2.37.7 takes the nested string form: the file that release reads is fine.
+    assert "deploy/values/rollouts.yaml" not in shapes
+    # A file no argo-rollouts release names is judged for the current chart.
+    assert "no chart version found" in shapes["deploy/values/other.yaml"]
+    assert "no chart version found" in shapes["deploy/values/templated.yaml"]
+    (entry,) = [p for p in report["plugins"] if p["path"] == "deploy/values/rollouts.yaml"]
+    assert entry["name"] == "a/b"
+
+
 def test_generator_file_references_are_bounded() -> None:
     sources = "".join(f"      - trafficRouterPlugins=p{i}.yaml\n" for i in range(20))
     text = f"configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n{sources}"
@@ -383,3 +454,46 @@ def test_markdown_fragment_of_configmap_data_is_not_misplaced_values() -> None:
     assert [(f.rule, f.span.line, f.span.column) for f in result.findings] == [
         ("unknown-config-key", *at(text, "metricPlugins"))
     ]
+
+
+QUOTED = f"""\
+> **Note**
+> Configure the plugin:
+>
+> ```yaml
+> controller:
+>   trafficRouterPlugins:
+>     - name: bad
+>       location: {URL}
+> ```
+
+> > ```json
+> > {{"stepPlugins": [{{"name": "argoproj-labs/step", "location": "{URL}", "sha256": "x"}}]}}
+> > ```
+
+```json
+{{"metricProviderPlugins": [{{"name": "a b", "location": "file:///p"}}]}}
+```
+
+>```yaml
+>trafficRouterPlugins:
+>   - name: argoproj-labs/gw
+> ```
+after the quote
+"""
+
+
+def test_markdown_blocks_in_blockquotes_and_json_blocks_map_to_the_file(runner: Runner) -> None:
+    runner.write("README.md", QUOTED)
+    _, report = runner.json(".")
+    # The `> ` markers are removed, and their width added back to every column.
+    assert findings(report, "name-format") == [
+        ("README.md", *at(QUOTED, "bad")),
+        ("README.md", *at(QUOTED, '"a b"')),
+    ]
+    assert findings(report, "sha256-format") == [("README.md", *at(QUOTED, '"x"'))]
+    # `>x` and `> x` in one block: its lines start at different columns, so positions are
+    # the fence's, flagged approximate; the block still ends with its blockquote.
+    (last,) = [p for p in report["plugins"] if p["name"] == "argoproj-labs/gw"]
+    assert last["line"] == at(QUOTED, ">```yaml")[0]
+    assert len(report["plugins"]) == 4

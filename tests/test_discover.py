@@ -159,13 +159,13 @@ def test_unreadable_files_are_warnings_and_the_rest_is_checked(runner: Runner) -
     ]
 
 
-NOT_READ = "plugin lists in Terraform, shell and template files are not read"
+NOT_READ = "plugin lists in Terraform variables, shell and template files are not read"
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("main.tf", "Terraform"),
+        ("prod.tfvars", "Terraform"),
         ("deploy.sh", "shell"),
         ("values.tpl", "template"),
         ("values.yaml.gotmpl", "template"),
@@ -183,7 +183,7 @@ def test_a_named_file_that_is_not_yaml_gets_one_note_and_no_verdict(
         (
             "skipped-file",
             "note",
-            f"not a YAML, JSON or Markdown file ({kind}): not checked; {NOT_READ}",
+            f"not a YAML, JSON, Markdown or Terraform file ({kind}): not checked; {NOT_READ}",
         )
     ]
     assert report["files"] == 0
@@ -193,7 +193,7 @@ def test_a_walk_says_how_many_other_files_mention_plugins(runner: Runner) -> Non
     runner.write("values.yaml", ENTRY)
     runner.write("README.md", "Set `trafficRouterPlugins` in values.yaml.\n")
     runner.write("docs/setup.markdown", "stepPlugins:\n  - name: a/b\n")
-    runner.write("infra/main.tf", 'set { name = "controller.trafficRouterPlugins[0].name" }\n')
+    runner.write("infra/prod.tfvars", 'plugins = "controller.trafficRouterPlugins[0].name"\n')
     runner.write("scripts/install.sh", "kubectl create configmap argo-rollouts-config\n")
     runner.write("notes.txt", "nothing about plugins at all\n")
     runner.write("excluded/README.md", "trafficRouterPlugins\n")
@@ -209,7 +209,8 @@ def test_a_walk_says_how_many_other_files_mention_plugins(runner: Runner) -> Non
     # values.yaml, the config file and the Markdown files, which are read now
     assert json.loads(out)["files"] == 6
     assert err.splitlines() == [
-        "rollouts-plugin-lint: warning: 2 files are not YAML, JSON or Markdown but mention a "
+        "rollouts-plugin-lint: warning: 2 files are not YAML, JSON, Markdown or Terraform but "
+        "mention a "
         f"plugin key (1 Terraform, 1 shell): not checked; {NOT_READ}"
     ]
 

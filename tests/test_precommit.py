@@ -85,12 +85,16 @@ CHECKED = [
     "VALUES.YAML",
     "README.md",
     "docs/install.markdown",
+    "infra/argo-rollouts.tf",
 ]
-SKIPPED = ["values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml"]
+SKIPPED = [
+    "values.yaml.bak", "Chart.lock", "scripts/render.sh", "values.toml", "infra/prod.tfvars",
+    "infra/.terraform.lock.hcl",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("hook_id", sorted(HOOKS))
-def test_files_patterns_take_every_yaml_json_and_markdown_file(hook_id: str) -> None:
+def test_files_patterns_take_every_yaml_json_markdown_and_terraform_file(hook_id: str) -> None:
     identify = pytest.importorskip("identify.identify", reason="identify comes with pre-commit")
     hook = HOOKS[hook_id]
 
@@ -188,3 +192,46 @@ def test_try_repo_fails_on_a_bad_values_file(tmp_path: Path) -> None:
     assert "[name-format]" in output and "README.md" not in output
     assert "-root.yaml:4:17: error: " in output and "[location-format]" in output
     assert "vendored/" not in output
+
+
+@needs_pre_commit
+@pytest.mark.usefixtures("git_env")
+def test_the_hook_with_fix_args_fixes_and_fails_as_pre_commit_expects(tmp_path: Path) -> None:
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing to snapshot")
+    repo = snapshot_of_this_tree(tmp_path / "hook-repo")
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = tmp_path / "project"
+    project.mkdir()
+    values = project / "values.yaml"
+    values.write_text(
+        "controller:\n  stepPlugins:\n    - name: a/b\n      pluginLocation: file:///p/b\n"
+    )
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {repo}\n    rev: {revision}\n    hooks:\n"
+        "      - id: rollouts-plugin-lint-offline\n        args: [--fix, --]\n"
+    )
+    _git("init", "-q", cwd=project)
+    _git("add", "-A", cwd=project)
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+            timeout=600,
+        )
+
+    first = hook()
+    fixed = values.read_text()
+    _git("add", "-A", cwd=project)
+    second = hook()
+
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "files were modified by this hook" in first.stdout
+    assert fixed == "controller:\n  stepPlugins:\n    - name: a/b\n      location: file:///p/b\n"
+    assert second.returncode == 0, second.stdout + second.stderr

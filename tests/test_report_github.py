@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from rollouts_plugin_lint.report.github import (
 )
 from rollouts_plugin_lint.rules import RULES
 from tests.conftest import Runner
+from tests.hostile.helpers import run_cli
 
 # --- the runner's side ------------------------------------------------------------------
 
@@ -535,3 +537,34 @@ def test_markdown_cells_show_any_text_literally(value: str) -> None:
     cell = markdown_text(value)
     assert not set(plain(cell)) & set("|`*_[]\\~$@#<>\n")
     assert html.unescape(cell.replace("<br>", "\n")) == printable(value, None, keep_newlines=True)
+
+
+def test_output_file_under_actions_holds_the_text_report_and_stdout_the_annotations(
+    tmp_path: Path,
+) -> None:
+    """Workflow commands act only where the runner reads them (stdout); in a file they are
+    dead text that `cat` would replay. A real process, with the environment a job has."""
+    (tmp_path / "values.yaml").write_text(VALUES, encoding="utf-8")
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    env = {
+        **os.environ,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+    }
+    text = run_cli([*STATIC, "--format", "text", "values.yaml"], tmp_path, env)
+    for format_flags in ((), ("--format", "github")):  # the default under Actions, and said
+        outcome = run_cli(
+            [*STATIC, *format_flags, "--output", "report.txt", "values.yaml"], tmp_path, env
+        )
+        assert outcome.code == 1, outcome.err
+        written = (tmp_path / "report.txt").read_text("utf-8")
+        assert written == text.out and "::" not in written
+        assert not runner_commands(written)
+        got = annotations(runner_commands(outcome.out))
+        assert {c.name for c in got} == {"error", "warning", "notice"}
+        assert {c.properties["file"] for c in got} == {"values.yaml"}
+        assert "errors=" in outputs.read_text("utf-8") and summary.read_text("utf-8")
+        outputs.unlink()
+        summary.unlink()

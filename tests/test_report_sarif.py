@@ -113,6 +113,25 @@ def test_the_driver_describes_every_rule_for_code_scanning(runner: Runner) -> No
         assert rule["helpUri"] == README_RULES
 
 
+def test_every_rule_name_is_a_unique_identifier_distinct_from_its_id(
+    runner: Runner, validator: jsonschema.Draft4Validator
+) -> None:
+    runner.write("values.yaml", VALUES)
+    log, _ = sarif(runner, ".")
+    assert_valid(validator, log)
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    names = [rule["name"] for rule in rules]
+    assert len(set(names)) == len(names) == len(RULES)
+    # Distinct from the id even ignoring case and separators, as validators compare them.
+    assert all(rule["name"].lower() != rule["id"].lower() for rule in rules)
+    named = {rule["id"]: rule["name"] for rule in rules}
+    assert named["checksum-mismatch"] == "ChecksumMismatch"
+    assert named["schema"] == "SchemaProblem"
+    # The ids keep the shape that makes the mapping one-to-one: lowercase words, each
+    # starting with a letter (`sha-256` and `sha256` would both be `Sha256`).
+    assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*", rule_id) for rule_id in RULES)
+
+
 def test_every_result_matches_the_json_report(runner: Runner) -> None:
     runner.write("deploy/values.yaml", VALUES)
     log, report = sarif(runner, ".")

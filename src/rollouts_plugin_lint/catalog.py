@@ -48,6 +48,9 @@ class KnownPlugin:
     releases: tuple[ReleaseAssets, ...]
     image: Fact | None  # container image for file:// use
     image_binary: str | None  # the binary's path inside that image
+    image_tag_format: str | None = None
+    image_tag_pattern: re.Pattern[str] | None = None
+    image_tags_source: str | None = None
 
     @property
     def plugin_kind(self) -> PluginKind:
@@ -126,6 +129,8 @@ def known_plugins() -> dict[str, KnownPlugin]:
 def _plugin(item: dict[str, object]) -> KnownPlugin:
     tags = _mapping(item["tags"])
     image = item.get("image")
+    image_tags = _mapping(_mapping(image).get("tags") or {}) if image else {}
+    image_pattern = image_tags.get("pattern")
     pattern = tags.get("pattern")
     releases = []
     for release in item.get("releases") or ():  # type: ignore[attr-defined]
@@ -144,6 +149,9 @@ def _plugin(item: dict[str, object]) -> KnownPlugin:
         releases=tuple(releases),
         image=_fact(image),
         image_binary=_mapping(image).get("binary") if image else None,
+        image_tag_format=image_tags.get("format"),
+        image_tag_pattern=re.compile(image_pattern) if isinstance(image_pattern, str) else None,
+        image_tags_source=image_tags.get("source"),
     )
 
 
@@ -178,6 +186,57 @@ def release_download(host: str, path: str) -> ReleaseDownload | None:
     if plugin is None:
         return None
     return ReleaseDownload(plugin, f"{parts[1]}/{parts[2]}", parts[5], parts[6])
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """A container image reference naming a catalogued plugin's image."""
+
+    plugin: KnownPlugin
+    repository: str  # as written, without its tag and digest
+    tag: str | None
+    pinned: bool  # a digest: the runtime pulls by it and ignores the tag
+
+
+# Registries that name Docker Hub, whose one-word repositories are `library/<name>`.
+_DOCKER_HUB = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
+
+
+def split_image(reference: str) -> tuple[str, str | None, bool]:
+    """Repository, tag and whether a digest pins it, of `[registry/]repository[:tag]
+    [@digest]` (the tag's colon is the one after the last slash: a registry has a port)."""
+    name, at, _ = reference.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1 :], bool(at)
+    return name, None, bool(at)
+
+
+def _image_key(repository: str) -> str:
+    key = repository.lower()
+    for registry in _DOCKER_HUB:
+        key = key.removeprefix(registry)
+    return key if "/" in key else f"library/{key}"
+
+
+@functools.lru_cache(maxsize=1)
+def _plugins_by_image() -> dict[str, KnownPlugin]:
+    return {
+        _image_key(plugin.image.value): plugin
+        for plugin in known_plugins().values()
+        if plugin.image is not None
+    }
+
+
+def plugin_of_image(reference: str) -> ImageReference | None:
+    """The catalogued plugin whose image `reference` names (Docker Hub's spellings of a
+    repository are one repository), or None."""
+    repository, tag, pinned = split_image(reference.strip())
+    plugin = _plugins_by_image().get(_image_key(repository))
+    if plugin is None:
+        return None
+    return ImageReference(plugin, repository, tag, pinned)
 
 
 _CONVENTION = re.compile(r"rollouts-plugin-(trafficrouter|metric|step)-[A-Za-z0-9_.-]+")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -197,6 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the config's `exclude` to named files and stdin too (pre-commit names "
         "every file)",
     )
+    add(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes of this run's findings to the files, in place; the exit "
+        "status is then for what is left",
+    )
+    add(
+        "--diff",
+        action="store_true",
+        help="print the fixes --fix would apply as a unified diff, and write nothing",
+    )
+    add(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also the fixes that change what the configuration means "
+        "(another release than written, several arguments for one string)",
+    )
     add("--list-rules", action="store_true", help="print every rule id, its severity and summary")
     add("--explain", metavar="RULE", help="print a rule's documentation, an example and its fix")
     add("--no-color", action="store_true", default=None, help="no colours in text output")
@@ -278,9 +296,17 @@ def _reader_gone(streams: tuple[TextIO, TextIO]) -> int:
     return EXIT_BROKEN_PIPE
 
 
+# Options of this one call, never read from a config file: a pull request's config must
+# not make a CI run write to the checkout.
+_NOT_SETTINGS = (
+    "quiet", "verbose", "list_rules", "explain", "pre_commit_hook", "fix", "diff", "unsafe_fixes"
+)  # fmt: skip
+
+
 def _run(args: argparse.Namespace, in_actions: bool) -> int:
     from rollouts_plugin_lint.lint import run
     from rollouts_plugin_lint.report import write_report
+    from rollouts_plugin_lint.report.github import write_github
     from rollouts_plugin_lint.report.progress import terminal_progress
     from rollouts_plugin_lint.report.sarif import write_sarif
     from rollouts_plugin_lint.report.statistics import write_statistics
@@ -289,7 +315,7 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
     flags = {
         key.replace("_", "-"): value
         for key, value in vars(args).items()
-        if key not in ("quiet", "verbose", "list_rules", "explain", "pre_commit_hook")
+        if key not in _NOT_SETTINGS
     }
     flags["verbosity"] = args.verbose - args.quiet
     try:
@@ -297,20 +323,48 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
         missing = [p for p in settings.paths if p != "-" and not os.path.lexists(p)]
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
+        if args.unsafe_fixes and not (args.fix or args.diff):
+            raise UsageError("--unsafe-fixes goes with --fix or --diff")
+        if args.fix and not args.diff and "-" in settings.paths:
+            raise UsageError("--fix has no file to write for stdin (`-`): use --diff")
     except UsageError as error:
         # The config file comes with the pull request: its keys are shown, never obeyed.
         print(f"rollouts-plugin-lint: error: {printable(str(error), None)}", file=sys.stderr)
         return EXIT_USAGE
     with terminal_progress(settings.verbosity >= 0) as progress:
         result = run(settings, progress=progress)
+    if args.diff:
+        return _diff(result, settings, args.unsafe_fixes)
+    fixed = 0
+    # A fix can uncover another (a renamed `pluginLocation` is then checked as a
+    # location): lint again until nothing more is fixed, as ruff does, a few times at most.
+    for _ in range(_FIX_ROUNDS if args.fix else 0):
+        applied = _fix(result, args.unsafe_fixes)
+        fixed += applied
+        if not applied:
+            break
+        with terminal_progress(settings.verbosity >= 0) as progress:
+            result = run(settings, progress=progress)
+    result.fixed = fixed
     for warning in result.warnings:
         print(f"rollouts-plugin-lint: warning: {printable(warning, None)}", file=sys.stderr)
+    # Workflow commands act only on stdout, where the runner reads them: in a file they are
+    # dead text, which a later `cat` would replay. With --output they stay on stdout, and
+    # the file gets the text report.
+    in_file = (
+        dataclasses.replace(settings, format="text") if settings.format == "github" else settings
+    )
     if settings.statistics:
         write_statistics(result, settings, sys.stdout)
     elif settings.output is None:
         write_report(result, settings, sys.stdout)
-    for path, writer in ((settings.output, write_report), (settings.sarif_file, write_sarif)):
-        if path is not None and not _write_file(path, writer, result, settings, in_actions):
+    elif settings.format == "github":
+        write_github(result, settings, sys.stdout)
+    for path, writer, given in (
+        (settings.output, write_report, in_file),
+        (settings.sarif_file, write_sarif, settings),
+    ):
+        if path is not None and not _write_file(path, writer, result, given, in_actions):
             return EXIT_USAGE
     failed = any(settings.fails(f) for f in result.findings)
     if settings.require_plugins and not result.entries:
@@ -322,6 +376,50 @@ def _run(args: argparse.Namespace, in_actions: bool) -> int:
             file=sys.stderr,
         )
         failed = True
+    return EXIT_FINDINGS if failed and not settings.exit_zero else EXIT_OK
+
+
+_FIX_ROUNDS = 4
+
+
+def _fix(result: LintResult, unsafe: bool) -> int:
+    """Write the fixes of this run's findings, and say how many findings they fix. A file
+    that could not be written keeps its findings, their fixes as hints."""
+    from rollouts_plugin_lint.fix import NotWritten, plan_fixes, write_fixed
+
+    plan = plan_fixes(result.findings, result.source_files, unsafe=unsafe)
+    not_written: set[str] = set()
+    for path, data in sorted(plan.texts.items()):
+        try:
+            write_fixed(result.source_files[path], data)
+        except NotWritten as error:
+            not_written.add(path)
+            result.warnings.append(f"{path}: not fixed: {error}")
+    kept = [finding for finding in plan.fixed if finding.span.path in not_written]
+    result.findings = sorted(plan.remaining + kept, key=lambda finding: finding.sort_key)
+    return len(plan.fixed) - len(kept)
+
+
+def _diff(result: LintResult, settings: Settings, unsafe: bool) -> int:
+    """The fixes as a unified diff on stdout, nothing written; a count on stderr. Exit 1
+    when there is something to fix or a finding fails the run."""
+    from rollouts_plugin_lint.fix import plan_fixes, unified_diff
+
+    plan = plan_fixes(result.findings, result.source_files, unsafe=unsafe)
+    diff = unified_diff(plan, result.source_files)
+    # The diff holds the pull request's text: shown like any of it, tabs kept.
+    sys.stdout.write(
+        "\t".join(printable(part, None, keep_newlines=True) for part in diff.split("\t"))
+    )
+    left = len(plan.remaining)
+    fixes = f"{len(plan.fixed)} fix{'es' if len(plan.fixed) != 1 else ''}"
+    print(
+        f"rollouts-plugin-lint: {fixes} to apply with --fix"
+        f"{' --unsafe-fixes' if unsafe and plan.fixed else ''}, "
+        f"{left} finding{'s' if left != 1 else ''} left",
+        file=sys.stderr,
+    )
+    failed = plan.fixed or any(settings.fails(finding) for finding in plan.remaining)
     return EXIT_FINDINGS if failed and not settings.exit_zero else EXIT_OK
 
 

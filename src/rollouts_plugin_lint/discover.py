@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from rollouts_plugin_lint.model import Finding, Severity, Span
+from rollouts_plugin_lint.model import Finding, Severity, SourceFile, Span
 
 STDIN = "-"  # a path that means: read one file from stdin
 # Discovery owns the read bound: a bigger file is never read, only reported.
@@ -47,13 +47,14 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 _MAX_COUNTED_BYTES = 1024 * 1024
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-# Files read: YAML and JSON, and Markdown for the YAML code blocks of plugin docs.
-READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown")
-# Text files that can hold a plugin list we do not read (a Terraform helm_release, a shell
+# Files read: YAML and JSON, Markdown for the YAML code blocks of plugin docs, Terraform
+# for the helm_release resources of the chart.
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown", ".tf")
+# Text files that can hold a plugin list we do not read (Terraform variables, a shell
 # heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
 # so the run can say what it did not check.
 OTHER_TEXT_KINDS = {
-    ".tf": "Terraform", ".tfvars": "Terraform", ".hcl": "HCL",
+    ".tfvars": "Terraform", ".hcl": "HCL",
     ".sh": "shell", ".bash": "shell",
     ".txt": "text",
     ".tpl": "template", ".gotmpl": "template", ".j2": "template",
@@ -61,7 +62,7 @@ OTHER_TEXT_KINDS = {
     ".cue": "CUE", ".nix": "Nix",
 }  # fmt: skip
 _WALKED_SUFFIXES = READ_SUFFIXES + tuple(OTHER_TEXT_KINDS)
-_NOT_READ = "plugin lists in Terraform, shell and template files are not read"
+_NOT_READ = "plugin lists in Terraform variables, shell and template files are not read"
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "node_modules", "vendor", "third_party", ".venv", "venv",
@@ -130,9 +131,15 @@ _KUSTOMIZATION_ENDINGS = tuple(os.sep + name for name in KUSTOMIZATION_FILES)
 
 
 def might_give_versions(path: str, data: bytes) -> bool:
-    """A kustomization or an Argo CD app with `valueFiles`: it may say which version
-    applies to plugin lists in other files, so it is read without a plugin key."""
-    return path.endswith(_KUSTOMIZATION_ENDINGS) or b"valueFiles" in data
+    """A kustomization, an Argo CD app with `valueFiles`, a helmfile with `releases:` or a
+    Terraform `helm_release`: it may say which version applies to plugin lists in other
+    files, so it is read without a plugin key."""
+    return (
+        path.endswith(_KUSTOMIZATION_ENDINGS)
+        or b"valueFiles" in data
+        or b"releases:" in data
+        or (path.endswith(".tf") and b"helm_release" in data)
+    )
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ class Candidate:
     display_path: str
     data: bytes
     boundary: str = "/"  # the folder no file it names may leave (see `_Root`)
+    from_stdin: bool = False  # `path` is then only the name findings carry
 
 
 @dataclass(frozen=True)
@@ -344,8 +352,8 @@ class Discovery:
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.not_checked.items()))
         files = "file is" if total == 1 else "files are"
         return (
-            f"{total} {files} not YAML, JSON or Markdown but mention a plugin key ({kinds}): "
-            f"not checked; {_NOT_READ}"
+            f"{total} {files} not YAML, JSON, Markdown or Terraform but mention a plugin key "
+            f"({kinds}): not checked; {_NOT_READ}"
         )
 
     def _read_stdin(self) -> Iterator[Candidate]:
@@ -359,7 +367,7 @@ class Discovery:
             self._skip(self.stdin_name, f"stdin is larger than {MAX_FILE_BYTES // (1024 * 1024)} "
                                         "MiB; not read")  # fmt: skip
         elif might_hold_plugins(data):
-            yield Candidate(self.stdin_name, self.stdin_name, data)
+            yield Candidate(self.stdin_name, self.stdin_name, data, from_stdin=True)
 
     def _look_at(
         self, source: str, absolute: str, found: str, cwd: str, root: _Root
@@ -377,11 +385,11 @@ class Discovery:
 
     def read_referenced(
         self, candidate: Candidate, relative: str, span: Span
-    ) -> tuple[str, bytes] | Finding:
-        """A file that `candidate` names (a kustomize `files:` source), as (display path,
-        bytes), or the finding that says why it was not read. kustomize's default load
-        restrictor (LoadRestrictionsRootOnly) takes files inside the kustomization's folder
-        only, and no link is followed out of the repository."""
+    ) -> SourceFile | Finding:
+        """A file that `candidate` names (a kustomize `files:` source), or the finding that
+        says why it was not read. kustomize's default load restrictor (LoadRestrictionsRootOnly)
+        takes files inside the kustomization's folder only, and no link is followed out of
+        the repository."""
         shown = relative if len(relative) <= 200 else relative[:197] + "..."
         folder = os.path.realpath(os.path.dirname(candidate.path))
         try:
@@ -415,7 +423,7 @@ class Discovery:
                 del self.not_checked[kind]
         display = posixpath.normpath(posixpath.join(posixpath.dirname(candidate.display_path),
                                                     relative.replace(os.sep, "/")))  # fmt: skip
-        return display, data
+        return SourceFile(display, real, data)
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
         """`followed`: `source` is already resolved; else it is a walked name, real but for
@@ -471,7 +479,7 @@ def _on_real_cwd(given: str, cwd: str, real_cwd: str) -> str:
 def _not_yaml_message(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     kind = OTHER_TEXT_KINDS.get(suffix) or (f"`{suffix}`" if suffix else "no extension")
-    return f"not a YAML, JSON or Markdown file ({kind}): not checked; {_NOT_READ}"
+    return f"not a YAML, JSON, Markdown or Terraform file ({kind}): not checked; {_NOT_READ}"
 
 
 def _resolve(

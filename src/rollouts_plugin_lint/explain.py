@@ -12,12 +12,21 @@ _WIDTH = 88
 
 
 def list_rules() -> str:
-    """One line per rule: id, default severity, summary."""
+    """One line per rule: id, default severity, `fix` when --fix has a fix for it (`fix*`:
+    some of its fixes need --unsafe-fixes), summary."""
     width = max(len(rule_id) for rule_id in RULES)
     lines = [
-        f"{rule.id:<{width}}  {rule.severity.value:<7}  {rule.summary}" for rule in RULES.values()
+        f"{rule.id:<{width}}  {rule.severity.value:<7}  {_fixable(rule.autofix)}  {rule.summary}"
+        for rule in RULES.values()
     ]
     return "\n".join(lines) + "\n"
+
+
+def _fixable(autofix: str | None) -> str:
+    """The --list-rules column: whether --fix has a fix for the rule, and of which kind."""
+    if autofix is None:
+        return "     "
+    return "fix  " if "unsafe" not in autofix else "fix* "
 
 
 def explain_rule(rule_id: str) -> str:
@@ -41,6 +50,10 @@ def explain_rule(rule_id: str) -> str:
         )
     sections.append("Example:\n" + textwrap.indent(rule.example, "    "))
     sections.append(textwrap.fill(f"Fix: {rule.fix}", _WIDTH))
+    automatic = rule.autofix or "none; --fix leaves this finding to you."
+    sections.append(
+        textwrap.fill(f"Automatic fix (--fix): {automatic}", _WIDTH, break_on_hyphens=False)
+    )
     sections.append(
         textwrap.fill(
             f"Change its severity with `severity: {{{rule.id}: warning}}` in the config, "

@@ -26,12 +26,13 @@ from rollouts_plugin_lint.model import (
     Artifact,
     BinaryFacts,
     DataFileReference,
+    DownloadProgress,
     Finding,
     Platform,
     PluginEntry,
     PluginReference,
-    ProgressCallback,
     Severity,
+    SourceFile,
     Span,
 )
 from rollouts_plugin_lint.settings import Settings
@@ -55,13 +56,16 @@ class LintResult:
     files: int = 0
     entries: list[PluginEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    # The text of every file a finding points into, for source snippets.
+    # The text of every file a finding points into, for source snippets, and its bytes
+    # and origin, for --fix.
     sources: dict[str, str] = field(default_factory=dict)
+    source_files: dict[str, SourceFile] = field(default_factory=dict)
     artifacts: dict[str, Artifact] = field(default_factory=dict)  # by location
     facts: dict[str, BinaryFacts] = field(default_factory=dict)  # by location
     # What --handshake saw, by the span of the entry it started the binary for.
     handshakes: dict[Span, HandshakeResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # about the run, not the files
+    fixed: int = 0  # findings --fix fixed (they are no longer in `findings`)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity is severity)
@@ -71,7 +75,7 @@ def run(
     settings: Settings,
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    progress: ProgressCallback | None = None,
+    progress: DownloadProgress | None = None,
 ) -> LintResult:
     result = LintResult()
     discovery = Discovery(
@@ -81,7 +85,7 @@ def run(
         force_exclude=settings.force_exclude,
         stdin_name=settings.stdin_filename or "-",
     )
-    texts: dict[str, bytes] = {}
+    texts: dict[str, SourceFile] = {}
     findings: list[Finding] = []
     references: list[PluginReference] = []
     charts = _ChartVersions()
@@ -102,7 +106,7 @@ def run(
         findings.extend(extraction.findings)
         references.extend(extraction.references)
         if extraction.entries or extraction.findings or extraction.references:
-            texts[candidate.display_path] = candidate.data
+            texts[candidate.display_path] = _source_file(candidate)
         for data_file in extraction.data_files:
             _extract_data_file(discovery, candidate, data_file, result, findings, texts)
     findings.extend(discovery.skipped)
@@ -121,10 +125,16 @@ def run(
                                          progress)  # fmt: skip
     result.findings = _finalize(findings, result.entries, settings, texts)
     pointed_at = {finding.span.path for finding in result.findings}
+    result.source_files = {path: file for path, file in texts.items() if path in pointed_at}
     result.sources = {
-        path: data.decode("utf-8", "replace") for path, data in texts.items() if path in pointed_at
+        path: file.data.decode("utf-8", "replace") for path, file in result.source_files.items()
     }
     return result
+
+
+def _source_file(candidate: Candidate) -> SourceFile:
+    real = None if candidate.from_stdin else candidate.path
+    return SourceFile(candidate.display_path, real, candidate.data)
 
 
 def _extract_data_file(
@@ -133,7 +143,7 @@ def _extract_data_file(
     data_file: DataFileReference,
     result: LintResult,
     findings: list[Finding],
-    texts: dict[str, bytes],
+    texts: dict[str, SourceFile],
 ) -> None:
     """A file whose whole text is a data value (a kustomize configMapGenerator `files:`
     source), read the way discovery reads files, next to the kustomization naming it."""
@@ -142,13 +152,12 @@ def _extract_data_file(
     read = discovery.read_referenced(candidate, data_file.path, data_file.span)
     if isinstance(read, Finding):
         findings.append(read)
-        texts[candidate.display_path] = candidate.data
+        texts[candidate.display_path] = _source_file(candidate)
         return
-    display, data = read
-    inner = extract_data_file(display, data, data_file)
+    inner = extract_data_file(read.display_path, read.data, data_file)
     result.entries.extend(inner.entries)
     findings.extend(inner.findings)
-    texts[display] = data
+    texts[read.display_path] = read
 
 
 def _verify_downloads(
@@ -157,15 +166,19 @@ def _verify_downloads(
     settings: Settings,
     scratch: Path,
     environ: Mapping[str, str] | None,
-    progress: ProgressCallback | None,
+    progress: DownloadProgress | None,
 ) -> list[Finding]:
     from rollouts_plugin_lint.checks.artifact import check_artifact, pin_hint
+    from rollouts_plugin_lint.checks.common import pinned
     from rollouts_plugin_lint.fetch import FetchRequest, fetch_all
     from rollouts_plugin_lint.inspect.memo import inspect_artifact
 
     not_fetched = {finding.span for finding in findings if finding.rule in _NOT_FETCHED}
     entries = [entry for entry in result.entries if _worth_fetching(entry, not_fetched)]
     requests = [FetchRequest(entry.location or "", _pinned(entry.sha256)) for entry in entries]
+    if progress is not None:
+        for entry in entries:
+            progress.label(entry.location or "", entry.name)
     report = fetch_all(requests, settings, scratch, os.environ if environ is None else environ,
                        progress)  # fmt: skip
     result.artifacts = report.artifacts
@@ -191,7 +204,9 @@ def _verify_downloads(
         and report.artifacts[entry.location or ""].downloaded
     }
     failed = {finding.span for finding in verdicts if finding.severity is Severity.ERROR}
+    doubted = {finding.span for finding in verdicts if finding.severity is not Severity.NOTE}
     location_at = {entry.span_of("location"): entry.location or "" for entry in entries}
+    entry_at = {entry.span_of("location"): entry for entry in entries}
     listed = {span for span, url in location_at.items() if report.artifacts[url].release}
     kept = []
     for finding in findings:
@@ -204,6 +219,10 @@ def _verify_downloads(
             hint = None if finding.span in failed else pin_hint(artifact)
             if hint:
                 finding = replace(finding, hint=f"pin the file checked just now: {hint}")
+            # --fix pins only a file this run fetched (or revalidated) and that passed
+            # every check: never a guess, never bytes the server was not asked about.
+            if hint and artifact.sha256 and artifact.requests and finding.span not in doubted:
+                finding = replace(finding, fix=pinned(entry_at[finding.span], artifact.sha256))
         kept.append(finding)
     return kept + verdicts
 
@@ -308,7 +327,7 @@ def _finalize(
     findings: list[Finding],
     entries: list[PluginEntry],
     settings: Settings,
-    texts: Mapping[str, bytes],
+    texts: Mapping[str, SourceFile],
 ) -> list[Finding]:
     """Apply the inline suppressions, keep one finding per root cause, apply the policy,
     drop exact repeats, sort by file and position. A finding suppressed or turned off by
@@ -316,7 +335,7 @@ def _finalize(
     from rollouts_plugin_lint.checks.causes import root_causes
     from rollouts_plugin_lint.suppressions import apply_suppressions
 
-    unsuppressed = apply_suppressions(findings, texts)
+    unsuppressed = apply_suppressions(findings, {path: file.data for path, file in texts.items()})
     shown = [finding for finding in unsuppressed if settings.apply_policy(finding) is not None]
     kept: dict[tuple[str, Span, str], Finding] = {}
     for finding in root_causes(shown, entries):

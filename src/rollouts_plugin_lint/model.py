@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rollouts_plugin_lint.versions import Versions
 
@@ -85,13 +85,26 @@ class Span:
 
 
 @dataclass(frozen=True)
+class MountedImage:
+    """A container image whose files reach the controller: an init container that copies
+    from it (`path`: where the copy lands, as the controller sees it), or a Kubernetes
+    image volume (`volume`; `path`: where the controller mounts it)."""
+
+    reference: str  # as written: `registry/repository:tag` or `...@sha256:...`
+    path: str
+    span: Span  # the reference's node
+    volume: bool = False
+
+
+@dataclass(frozen=True)
 class ControllerMounts:
-    """What a values document mounts into the controller, for `file://` locations:
-    the controller's mount paths and the files init containers copy there (as the
-    controller sees them)."""
+    """What a values document or the controller's Deployment mounts into the controller,
+    for `file://` locations: the controller's mount paths, the files init containers copy
+    there (as the controller sees them), and the images those files come from."""
 
     mount_paths: tuple[str, ...] = ()
     copied: tuple[str, ...] = ()
+    images: tuple[MountedImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,13 +173,38 @@ class PluginReference:
 @dataclass(frozen=True)
 class DataFileReference:
     """A file whose whole text becomes one data value of `argo-rollouts-config` (a kustomize
-    `configMapGenerator` `files:` source), read beside the file that names it."""
+    `configMapGenerator` `files:` source), or whose `KEY=VALUE` lines each become one
+    (an `envs:` source), read beside the file that names it."""
 
     path: str  # as written: relative to the folder of the naming file
-    key: str  # the data key, a plugin key
+    key: str  # the data key, a plugin key; "" for an env file, whose lines name their keys
     span: Span  # the source as written, for findings about the file as a whole
     group: str  # the ConfigMap the value goes into
     versions: Versions = field(default_factory=Versions)
+    env_file: bool = False
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One text edit of a fix. Within `span`, the text `old` (written there exactly once)
+    becomes `new`. With `whole`, the whole span must read `old` (as a plain, single- or
+    double-quoted scalar) and becomes `new`. With `old` empty, `new` is a `key: value`
+    field added to the mapping after the field `span` covers (from its key to its value)."""
+
+    span: Span
+    old: str
+    new: str
+    whole: bool = False
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What `--fix` writes for a finding. `safe`: it keeps what the configuration means
+    (or makes it say what it evidently meant); unsafe fixes need `--unsafe-fixes`."""
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool = True
 
 
 @dataclass(frozen=True)
@@ -181,10 +219,21 @@ class Finding:
     # The entry field the finding is about: the field at its node, the field a missing-field
     # finding misses, the field a misspelled key stands for. Read by checks/causes.py.
     field: str | None = None
+    fix: Fix | None = None
 
     @property
     def sort_key(self) -> tuple[Any, ...]:
         return (self.span.path, self.span.line, self.span.column, self.severity.rank, self.rule)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file a finding points into: its bytes as checked, and where they were read from
+    (None for standard input). `--fix` writes only to `real`, and only these bytes."""
+
+    display_path: str
+    real: str | None
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -229,6 +278,9 @@ class Artifact:
     # A Content-Encoding the controller's Go client does not decode (anything but exactly
     # `gzip`): the file holds the body as sent, as the controller's would.
     undecoded_encoding: str | None = None
+    # The sha256 GitHub publishes for this release asset (its API's `digest`, lowercase
+    # hex), when the URL is a GitHub release download and the API said; None: not known.
+    published_sha256: str | None = None
 
     @property
     def downloaded(self) -> bool:
@@ -277,6 +329,16 @@ class BinaryFacts:
 
 # Download progress for one location: (url, bytes received, total bytes if known).
 ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+class DownloadProgress(Protocol):
+    """A display of the downloads: told which plugin each location is for before they
+    start (the fetch stage knows only URLs), then called as a ProgressCallback."""
+
+    def label(self, url: str, plugin: str | None) -> None: ...
+
+    def __call__(self, url: str, received: int, total: int | None) -> None: ...
+
 
 # The line breaks the YAML reader counts; str.splitlines() knows more (\f, \v, ...).
 LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

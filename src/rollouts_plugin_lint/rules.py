@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rollouts_plugin_lint.model import Severity
 
@@ -19,6 +19,8 @@ class Rule:
     fix: str  # what to change, for --explain
     # Network trouble rather than misconfiguration: --lenient turns these into warnings.
     network: bool = False
+    # What --fix writes for it, and when a fix is safe or needs --unsafe-fixes.
+    autofix: str | None = None
 
 
 _RULES = [
@@ -360,11 +362,35 @@ _RULES = [
         "checksum-mismatch",
         E,
         "The configured sha256 differs from the download's",
-        "The controller refuses the plugin and crash-loops.",
+        "The controller refuses the plugin and crash-loops. Online, for a GitHub release "
+        "asset, the message says when GitHub publishes the download's digest (the pin is "
+        "likely stale or wrong); when the pin is GitHub's digest and the download is not, "
+        "release-digest-mismatch is reported instead.",
         example='- name: acme/p\n  location: https://.../p-linux-amd64\n  sha256: "0000..."',
         fix=(
             "Set `sha256` to the digest of the file the URL serves (the message shows it), "
             "after checking the file is the one you meant."
+        ),
+    ),
+    Rule(
+        "release-digest-mismatch",
+        E,
+        "The download differs from the file GitHub publishes for the release asset",
+        "Online, for a GitHub release download URL that served a file, the linter asks the "
+        "GitHub API for the release and reads the asset's `digest` (GitHub publishes one for "
+        "assets uploaded since June 2025; older ones have none, and then nothing is said). "
+        "A download whose sha256 differs from it is not the file GitHub publishes: a mirror, "
+        "proxy or cache between this run and GitHub served other bytes. When the entry's "
+        "sha256 is GitHub's digest, this finding alone is reported (the pin is right, the "
+        "bytes are not): a controller served these bytes refuses the plugin and crash-loops.",
+        example=(
+            "# HTTPS_PROXY serves a rebuilt file for every GitHub download\n"
+            "- name: acme/p\n"
+            "  location: https://github.com/acme/p/releases/download/v1.0.0/p-linux-amd64"
+        ),
+        fix=(
+            "Find what serves other bytes than GitHub (a proxy, a mirror, a restored cache), "
+            "and pin GitHub's digest (the message shows it) so the controller refuses any other."
         ),
     ),
     Rule(
@@ -561,4 +587,29 @@ _RULES = [
     ),
 ]
 
-RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+_AUTOFIXES = {
+    "unknown-field": "safe: renames the key when it has one obvious meaning (`pluginLocation`, "
+    "`url`, `sha265`) and the entry has no such field yet.",
+    "sha256-format": "safe: lowercases the digest and drops a `sha256:` prefix or surrounding "
+    "whitespace, when what is left is 64 hex characters.",
+    "schema": 'safe: a quoted boolean in `disabled` unquoted (`"false"` -> `false`, YAML 1.1 '
+    '`"yes"` -> `true`), a one-word `args` string made a list (`--x` -> `["--x"]`); '
+    "unsafe: an `args` string of several words split into one argument per word.",
+    "location-format": "safe: `file://localhost/x` -> `file:///x`, `file:x` -> `file:///x`.",
+    "release-tag": "safe: the tag in the plugin's tag format (`0.4.0` -> `v0.4.0`, with the "
+    "asset that release publishes for the platform), and the tag of the image a `file://` "
+    "plugin is copied from in the image's format; unsafe: the nearest tag the plugin has, "
+    "when the tag written is none of its tags.",
+    "release-asset": "safe: the one asset the release publishes for the platform the name was "
+    "meant for (the catalog's asset names per version); unsafe: the closest name among several.",
+    "download-failed": "safe: the tag as GitHub's release listing has it, with the asset as "
+    "written or the one binary listed for its platform; unsafe: the closest asset name among "
+    "several.",
+    "missing-sha256": 'safe: adds `sha256: "<digest>"` after `location`, only for a file this '
+    "run downloaded (or revalidated with the server) and that passed every check; an offline "
+    "run, or one whose download failed any check, pins nothing.",
+}
+
+RULES: dict[str, Rule] = {
+    rule.id: replace(rule, autofix=_AUTOFIXES.get(rule.id)) for rule in _RULES
+}

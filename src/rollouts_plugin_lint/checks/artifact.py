@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rollouts_plugin_lint.checks.catalog import listing_disagreement
-from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.common import entry_finding, new_location, new_value
 from rollouts_plugin_lint.checks.locations import asset_platform
 from rollouts_plugin_lint.model import (
     Artifact,
@@ -112,14 +112,17 @@ def _download_failed(
     body = _describe_body(facts)
     message = f"the location answers {status} {reason}{where}{body}; "
     message += _controller_verdict(entry, artifact.url, reason)
-    hint = None
+    hint, fix = None, None
     if artifact.release is not None:
-        explanation, hint = _release_hint(artifact.release, artifact.url)
+        explanation, url, certain = _release_hint(artifact.release, artifact.url)
         message += f". {explanation}"
+        if url is not None:
+            hint = f"location: {url}"
+            fix = new_location(entry, url, safe=certain)
         disagreement = listing_disagreement(entry, artifact.release, platforms)
         if disagreement:
             hint = f"{hint} ({disagreement})" if hint else disagreement
-    return entry_finding(entry, "download-failed", message, hint)
+    return entry_finding(entry, "download-failed", message, hint, fix=fix)
 
 
 def _controller_verdict(entry: PluginEntry, url: str, reason: str) -> str:
@@ -157,36 +160,39 @@ def _describe_body(facts: BinaryFacts | None) -> str:
     return ""
 
 
-def _release_hint(release: ReleaseLookup, url: str) -> tuple[str, str | None]:
+def _release_hint(release: ReleaseLookup, url: str) -> tuple[str, str | None, bool]:
+    """What the release listing says, the location it suggests, and whether that location
+    is certain (the tag as listed, and the asset as written or the one asset listed for its
+    platform)."""
     base = f"https://github.com/{release.repo}/releases/download"
     parts = urlsplit(url)
     if parts.hostname and parts.hostname.lower() not in ("github.com", "www.github.com"):
         base = f"{parts.scheme}://{parts.netloc}/{release.repo}/releases/download"
     if not release.repo_exists:
-        return (f"The repository `{release.repo}` does not exist, or it is private", None)
+        return (f"The repository `{release.repo}` does not exist, or it is private", None, False)
     if release.tag_found is None:
         recent = ", ".join(f"`{t}`" for t in release.recent_tags) or "none"
-        return (f"`{release.repo}` has no release `{release.tag}`; its newest: {recent}", None)
+        return (
+            f"`{release.repo}` has no release `{release.tag}`; its newest: {recent}",
+            None,
+            False,
+        )
     tag = release.tag_found
     prefix = "" if tag == release.tag else f"The tag is `{tag}`, not `{release.tag}`"
     if release.asset in release.assets:
-        return (
-            prefix or f"Release `{tag}` has the asset",
-            f"location: {base}/{tag}/{release.asset}",
-        )
-    close = _closest_assets(release.asset, release.assets)
+        return prefix or f"Release `{tag}` has the asset", f"{base}/{tag}/{release.asset}", True
+    close, same_platform = _closest_assets(release.asset, release.assets)
     missing = f"release `{tag}` has no asset `{release.asset}`"
     explanation = f"{prefix}, and {missing}" if prefix else missing[0].upper() + missing[1:]
     if not close:
         listed = ", ".join(f"`{a}`" for a in release.assets[:8]) or "none"
-        return (f"{explanation}; its assets: {listed}", None)
-    return (
-        f"{explanation}; did you mean `{close[0]}`?",
-        f"location: {base}/{tag}/{close[0]}",
-    )
+        return f"{explanation}; its assets: {listed}", None, False
+    certain = same_platform == [close[0]]
+    return f"{explanation}; did you mean `{close[0]}`?", f"{base}/{tag}/{close[0]}", certain
 
 
-def _closest_assets(asset: str, assets: Sequence[str]) -> list[str]:
+def _closest_assets(asset: str, assets: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The assets closest to `asset` by name, and the binaries listed for its platform."""
     wanted = asset_platform(asset)
     same_platform = [
         a for a in assets
@@ -194,7 +200,8 @@ def _closest_assets(asset: str, assets: Sequence[str]) -> list[str]:
         and not a.endswith((".sha256", ".sig", ".pem", ".txt", ".sbom", ".json"))
     ]  # fmt: skip
     pool = same_platform or list(assets)
-    return difflib.get_close_matches(asset, pool, n=3, cutoff=0.3) or same_platform[:1]
+    close = difflib.get_close_matches(asset, pool, n=3, cutoff=0.3) or same_platform[:1]
+    return close, same_platform
 
 
 def _format_verdicts(
@@ -297,23 +304,70 @@ def _elf_verdicts(
 
 
 def _checksum(entry: PluginEntry, artifact: Artifact) -> Iterator[Finding]:
-    expected = entry.sha256
-    if expected is None or artifact.sha256 is None or not _HEX64.fullmatch(expected):
+    """The download's sha256 against the configured one and the one GitHub publishes for
+    the release asset. One finding per root cause: bytes GitHub never published when the
+    pin is GitHub's digest are the served file's fault alone, not the pin's."""
+    served = artifact.sha256
+    if served is None:
         return
-    if expected != artifact.sha256:
-        yield entry_finding(
-            entry,
-            "checksum-mismatch",
-            f"the configured sha256 {expected} differs from the download's {artifact.sha256}; "
-            "the controller refuses the plugin and crash-loops",
-            f'sha256: "{artifact.sha256}"   (after checking that this file is the one you want)',
+    expected = entry.sha256 if entry.sha256 and _HEX64.fullmatch(entry.sha256) else None
+    published = artifact.published_sha256
+    if published is not None and published != served:
+        yield _not_what_github_publishes(entry, served, published, expected)
+        if expected == published:
+            return
+    if expected is not None and expected != served:
+        message = (
+            f"the configured sha256 {expected} differs from the download's {served}; "
+            "the controller refuses the plugin and crash-loops"
         )
+        hint = f'sha256: "{served}"   (after checking that this file is the one you want)'
+        fix = None
+        if published == served:
+            message += (
+                "; GitHub publishes this very digest for the asset: the pinned value is "
+                "likely stale or wrong"
+            )
+            hint = f'sha256: "{served}"'
+            # A new pin is a decision (the old one may be what stops a re-published
+            # release): never applied unasked.
+            fix = new_value(entry, "sha256", expected, served, safe=False)
+        elif published is not None:
+            hint = f'sha256: "{published}"   (the digest GitHub publishes for the asset)'
+        yield entry_finding(entry, "checksum-mismatch", message, hint, fix=fix)
+
+
+def _not_what_github_publishes(
+    entry: PluginEntry, served: str, published: str, expected: str | None
+) -> Finding:
+    message = (
+        f"the download's sha256 {served} differs from the {published} GitHub publishes for "
+        "this release asset: a mirror, proxy or cache served other bytes than GitHub publishes"
+    )
+    if expected == published:
+        message += (
+            "; the configured sha256 is GitHub's, so a controller served these bytes "
+            "refuses the plugin and crash-loops"
+        )
+        hint = (
+            "find what sits between this run and GitHub (HTTPS_PROXY, a mirror, a restored "
+            "cache) and why it serves other bytes; the pin is right"
+        )
+    else:
+        hint = (
+            "find what sits between this run and GitHub (HTTPS_PROXY, a mirror, a restored "
+            "cache); pin GitHub's digest so the controller refuses other bytes: "
+            f'sha256: "{published}"'
+        )
+    return entry_finding(entry, "release-digest-mismatch", message, hint)
 
 
 def pin_hint(artifact: Artifact) -> str | None:
     """The line to write for an unpinned entry whose download passed the checks."""
     if artifact.sha256 is None or artifact.problem is not None:
         return None
+    if artifact.published_sha256 not in (None, artifact.sha256):
+        return None  # not the bytes GitHub publishes: release-digest-mismatch says so
     return f'sha256: "{artifact.sha256}"'
 
 

@@ -1,6 +1,8 @@
 """Rules from the catalog of known plugins, offline: the release tag and asset a download
 URL names, the name the plugin reads its configuration under, and the list it belongs in.
-Unknown repositories get only the naming convention's guess at the list."""
+A `file://` location is recognised by the image its file comes from (an init container
+that copies it, an image volume), and that image's tag is judged too. Unknown
+repositories get only the naming convention's guess at the list."""
 
 from __future__ import annotations
 
@@ -8,27 +10,35 @@ import difflib
 from collections.abc import Iterator, Sequence
 
 from rollouts_plugin_lint.catalog import (
+    ImageReference,
     KnownPlugin,
     ReleaseDownload,
     convention_kind,
+    plugin_of_image,
     release_download,
     version_of,
 )
-from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.common import entry_finding, new_location
 from rollouts_plugin_lint.checks.locations import (
+    Location,
     LocationError,
     asset_platform,
     parse_request_uri,
+    resolve_file_location,
 )
 from rollouts_plugin_lint.checks.placeholder import placeholder
 from rollouts_plugin_lint.model import (
+    Edit,
     Finding,
+    Fix,
+    MountedImage,
     Platform,
     PluginEntry,
     PluginKind,
     ReleaseLookup,
     Severity,
 )
+from rollouts_plugin_lint.rules import RULES
 
 # The controller finds a plugin by the key a Rollout or AnalysisTemplate uses
 # (rollout/trafficrouting.go L118, metricproviders/plugin/client/client.go L58 at v1.9.1),
@@ -44,6 +54,9 @@ def check_catalog(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator
         location = parse_request_uri(raw)
     except LocationError:
         return  # location-format says it
+    if location.scheme == "file":
+        yield from _from_image(entry, location)
+        return
     if location.scheme not in ("http", "https"):
         return
     download = release_download(location.hostname, location.path)
@@ -57,7 +70,72 @@ def check_catalog(entry: PluginEntry, platforms: Sequence[Platform]) -> Iterator
     yield from _release(entry, download, base, platforms)
 
 
-def _name(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
+def _from_image(entry: PluginEntry, location: Location) -> Iterator[Finding]:
+    """A `file://` plugin known by the image its file comes from, in what the same values
+    document or the controller's Deployment in the same file mounts."""
+    source = resolve_file_location(location)
+    if entry.mounts is None or source is None:
+        return
+    mounted = next((image for image in entry.mounts.images if _brings(image, source)), None)
+    found = plugin_of_image(mounted.reference) if mounted is not None else None
+    if mounted is None or found is None:
+        return
+    plugin = found.plugin
+    where = mounted.span
+    recognised = f"; `{source}` comes from its image `{mounted.reference}` (line {where.line})"
+    yield from _name(entry, plugin, recognised)
+    yield from _kind(entry, plugin, recognised)
+    yield from _image_tag(entry, mounted, found)
+
+
+def _brings(image: MountedImage, source: str) -> bool:
+    """Whether `source` (as the controller sees it) is the file `image` brings there."""
+    if image.volume:
+        return source.startswith(image.path.rstrip("/") + "/")
+    return source == image.path
+
+
+def _image_tag(
+    entry: PluginEntry, mounted: MountedImage, found: ImageReference
+) -> Iterator[Finding]:
+    """A version tag in another format than the plugin's image tags: the kubelet's pull
+    fails (`manifest unknown`), and the controller's pod never starts. Other tags
+    (`latest`, branch names, templates) and digests are left alone."""
+    plugin, tag = found.plugin, found.tag
+    pattern = plugin.image_tag_pattern
+    if tag is None or found.pinned or pattern is None or pattern.fullmatch(tag):
+        return
+    bare = tag.lstrip("vV")
+    if version_of(bare) is None:
+        return
+    meant = next((c for c in (f"v{bare}", bare) if pattern.fullmatch(c)), None)
+    suggestion = f"; did you mean `{meant}`?" if meant else ""
+    key = "reference" if mounted.volume else "image"
+    yield Finding(
+        "release-tag",
+        RULES["release-tag"].severity,
+        mounted.span,
+        f"`{tag}` is not a tag of the image {found.repository}: its tags are "
+        f"`{plugin.image_tag_format}` ({plugin.image_tags_source}), so pulling "
+        f"`{mounted.reference}` fails (`manifest unknown`) and the controller's pod never "
+        f"starts{suggestion}",
+        hint=f"{key}: {found.repository}:{meant}" if meant else None,
+        plugin=entry.name,
+        kind=entry.kind,
+        fix=_retagged(mounted, tag, meant, key),
+    )
+
+
+def _retagged(mounted: MountedImage, tag: str, meant: str | None, key: str) -> Fix | None:
+    """The image reference as written with the tag in the image's format."""
+    reference = mounted.reference
+    if meant is None or not reference.endswith(f":{tag}"):
+        return None
+    fixed = reference[: -len(tag)] + meant
+    return Fix(f"{key}: {fixed}", (Edit(mounted.span, reference, fixed),))
+
+
+def _name(entry: PluginEntry, plugin: KnownPlugin, recognised: str = "") -> Iterator[Finding]:
     key = plugin.config_key
     name = entry.name
     if key is None or name is None or name == key.value:
@@ -70,13 +148,14 @@ def _name(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
         f"`{name}` is not the name {plugin.repository} reads its configuration under: its "
         f"code reads `{key.value}` ({key.source}). A Rollout or AnalysisTemplate must use the "
         f"configured name to reach the plugin (else `{_NOT_CONFIGURED}`), and the plugin "
-        "then finds no configuration under its own key: it fails at the first rollout",
+        f"then finds no configuration under its own key: it fails at the first rollout"
+        f"{recognised}",
         f"name: {key.value} (and use `{key.value}` in the Rollouts and AnalysisTemplates)",
         at=("name",),
     )
 
 
-def _kind(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
+def _kind(entry: PluginEntry, plugin: KnownPlugin, recognised: str = "") -> Iterator[Finding]:
     kind = plugin.plugin_kind
     if kind is entry.kind:
         return
@@ -84,7 +163,7 @@ def _kind(entry: PluginEntry, plugin: KnownPlugin) -> Iterator[Finding]:
         entry,
         "wrong-plugin-list",
         f"{plugin.repository} is a {kind.label} plugin ({plugin.kind.source}), but it is "
-        f"listed under `{entry.kind.value}`: {_wrong_list(entry, kind)}",
+        f"listed under `{entry.kind.value}`: {_wrong_list(entry, kind)}{recognised}",
         f"move the entry to `{kind.value}`",
     )
 
@@ -127,15 +206,16 @@ def _release(
     if tag_fix is not None:
         fixed_asset = _asset_fix(plugin, tag_fix, asset, platforms) or asset
         suggestion = f"; did you mean `{tag_fix}`?" if tag_fix != tag else ""
+        url = f"{base}/releases/download/{tag_fix}/{fixed_asset}"
+        certain = fixed_asset == asset or _certain_asset(plugin, tag_fix, asset, platforms)
         yield entry_finding(
             entry,
             "release-tag",
             f"`{tag}` is not a tag of {plugin.repository}: its tags are "
             f"`{plugin.tag_format}` ({plugin.tags_source}), so GitHub answers 404 Not Found"
             f"{suggestion}",
-            f"location: {base}/releases/download/{tag_fix}/{fixed_asset}"
-            if tag_fix != tag
-            else None,
+            f"location: {url}" if tag_fix != tag else None,
+            fix=new_location(entry, url, safe=certain) if tag_fix != tag else None,
         )
         tag = tag_fix
     else:
@@ -150,12 +230,15 @@ def _release(
             return
         if nearest is not None:
             fixed_asset = _asset_fix(plugin, nearest, asset, platforms) or asset
+            url = f"{base}/releases/download/{nearest}/{fixed_asset}"
             yield entry_finding(
                 entry,
                 "release-tag",
                 f"{plugin.repository} has no tag `{tag}` ({plugin.tags_source}), so GitHub "
                 f"answers 404 Not Found; did you mean `{nearest}`?",
-                f"location: {base}/releases/download/{nearest}/{fixed_asset}",
+                f"location: {url}",
+                # Another version than the one written: a guess, never applied unasked.
+                fix=new_location(entry, url, safe=False),
             )
             return
     right = _asset_fix(plugin, tag, asset, platforms)
@@ -165,12 +248,14 @@ def _release(
     assert version is not None
     release = plugin.assets_for(version)
     assert release is not None
+    url = f"{base}/releases/download/{tag}/{right}"
     yield entry_finding(
         entry,
         "release-asset",
         f"release `{tag}` of {plugin.repository} publishes no asset `{asset}` "
         f"({release.source}), so GitHub answers 404 Not Found; did you mean `{right}`?",
-        f"location: {base}/releases/download/{tag}/{right}",
+        f"location: {url}",
+        fix=new_location(entry, url, safe=_certain_asset(plugin, tag, asset, platforms)),
     )
 
 
@@ -187,11 +272,35 @@ def _tag_fix(plugin: KnownPlugin, tag: str) -> str | None:
     return tag
 
 
+def _certain_asset(
+    plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
+) -> bool:
+    """Whether `_asset_fix` chose the one asset of the release for the platform `asset`
+    was meant for, rather than the closest name among several."""
+    candidates = _assets_for_target(plugin, tag, asset, platforms)
+    return candidates is not None and len(candidates) == 1
+
+
 def _asset_fix(
     plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
 ) -> str | None:
     """The asset the release of `tag` publishes in place of `asset`, for the target
     platform; None when `asset` is published or the catalog does not know that release."""
+    candidates = _assets_for_target(plugin, tag, asset, platforms)
+    if candidates is None:
+        return None
+    version = version_of(tag)
+    release = plugin.assets_for(version) if version is not None else None
+    assert release is not None
+    pool = candidates or list(release.assets)
+    return (difflib.get_close_matches(asset, pool, n=1, cutoff=0) or pool)[0]
+
+
+def _assets_for_target(
+    plugin: KnownPlugin, tag: str, asset: str, platforms: Sequence[Platform]
+) -> list[str] | None:
+    """The assets of the release of `tag` for the platform `asset` was meant for; None
+    when `asset` is published or the catalog does not know that release."""
     version = version_of(tag)
     release = plugin.assets_for(version) if version is not None else None
     if release is None or asset in release.assets:
@@ -203,12 +312,10 @@ def _asset_fix(
         (p for p in platforms if stated.os in (None, p.os) and stated.arch in (None, p.arch)),
         platforms[0],
     )
-    for_target = [
+    return [
         a for a in release.assets
         if (asset_platform(a).os, asset_platform(a).arch) == (target.os, target.arch)
     ]  # fmt: skip
-    pool = for_target or list(release.assets)
-    return (difflib.get_close_matches(asset, pool, n=1, cutoff=0) or pool)[0]
 
 
 def listing_disagreement(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.common import entry_finding, new_value, renamed_key
 from rollouts_plugin_lint.gostrings import go_string
 from rollouts_plugin_lint.model import Finding, PluginEntry, PluginKind, Severity
 
@@ -167,6 +167,8 @@ def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[
         allowed = list(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
             meant = None if path else _suggestion(key, allowed)
+            # One obvious meaning, and a field the entry does not have yet: a rename.
+            fix = renamed_key(entry, key, meant) if meant and meant not in entry.value else None
             yield entry_finding(
                 entry,
                 "unknown-field",
@@ -174,6 +176,7 @@ def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[
                 at=(*path, key),
                 on_key=True,
                 field=meant,
+                fix=fix,
             )
     elif validator == "required":
         for missing in error.validator_value:
@@ -188,7 +191,9 @@ def _explain(entry: PluginEntry, error: jsonschema.ValidationError) -> Iterator[
     elif field == "name" and validator != "type":
         yield entry_finding(entry, "name-format", *_bad_name(str(error.instance)), at=path)
     elif field == "sha256" and validator == "pattern":
-        yield entry_finding(entry, "sha256-format", *_bad_sha256(str(error.instance)), at=path)
+        message, hint, digest = _bad_sha256(str(error.instance))
+        fix = new_value(entry, "sha256", str(error.instance), digest) if digest else None
+        yield entry_finding(entry, "sha256-format", message, hint, at=path, fix=fix)
     elif field == "location" and validator == "minLength":
         yield entry_finding(
             entry,
@@ -282,7 +287,8 @@ def _bad_name(name: str) -> tuple[str, str | None]:
     )
 
 
-def _bad_sha256(digest: str) -> tuple[str, str | None]:
+def _bad_sha256(digest: str) -> tuple[str, str | None, str | None]:
+    """The message, the hint, and the digest meant when it is evident."""
     never = "the controller compares digests as plain strings, so this can never match"
     stripped = digest.strip()
     lower = stripped.lower().removeprefix("sha256:")
@@ -293,18 +299,20 @@ def _bad_sha256(digest: str) -> tuple[str, str | None]:
             problem = "has a `sha256:` prefix"
         else:
             problem = "has surrounding whitespace"
-        return f"`sha256` {problem}; {never}", f'sha256: "{lower}"'
+        return f"`sha256` {problem}; {never}", f'sha256: "{lower}"', lower
     if len(stripped) == 40 and all(c in "0123456789abcdefABCDEF" for c in stripped):
         return (
             "`sha256` has 40 hex characters, the length of a SHA-1 (the value in the Argo "
             "Rollouts docs' example); the controller's check can never pass. Use the file's "
             "64-character sha256",
             "sha256sum <plugin-binary>",
+            None,
         )
     return (
         f"`sha256` must be 64 lowercase hex characters (it has {len(stripped)} characters); "
         f"{never}, and the controller crash-loops",
         "sha256sum <plugin-binary>",
+        None,
     )
 
 
@@ -346,12 +354,27 @@ def _wrong_type(entry: PluginEntry, path: tuple[Any, ...], instance: Any, expect
         f"unmarshal {_json_type(instance)} into Go struct field PluginItem.{path[0]} of type "
         f"{go_type}`"
     )
-    hint = None
+    hint, fix = None, None
     if field == "disabled" and isinstance(instance, str):
         hint = f"disabled: {instance.strip().lower()}   (no quotes)"
+        meant = _YAML_BOOLEANS.get(instance.strip().lower())
+        if meant is not None:
+            fix = new_value(entry, "disabled", instance, meant, whole=True)
     elif field == "args" and isinstance(instance, str):
         hint = f"args: [{json.dumps(instance)}]"
-    return entry_finding(entry, "schema", message, hint, at=path)
+        # One word is one argument; several words may be meant as one or as several.
+        words = instance.split()
+        written = json.dumps(words if len(words) > 1 else [instance], ensure_ascii=False)
+        fix = new_value(entry, "args", instance, written, whole=True, safe=len(words) == 1)
+    return entry_finding(entry, "schema", message, hint, at=path, fix=fix)
+
+
+# What a quoted boolean evidently means, in the words YAML 1.1 reads as booleans (yaml.v2,
+# which sigs.k8s.io/yaml decodes with, resolve.go).
+_YAML_BOOLEANS = {
+    **dict.fromkeys(("true", "yes", "on", "y"), "true"),
+    **dict.fromkeys(("false", "no", "off", "n"), "false"),
+}
 
 
 def _yaml_type(value: Any) -> str:

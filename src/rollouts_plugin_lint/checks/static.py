@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from rollouts_plugin_lint.checks.catalog import check_catalog
-from rollouts_plugin_lint.checks.common import entry_finding
+from rollouts_plugin_lint.checks.common import entry_finding, new_location
 from rollouts_plugin_lint.checks.locations import (
     CONTROLLER_HOME,
     Location,
@@ -359,6 +359,7 @@ def _check_file(
             f"`file:{location.opaque}` has no `//`, so Go reads it as an opaque URL: the "
             "controller copies its working directory and fails with `is not a regular file`",
             f"location: file:///{location.opaque.lstrip('/')}",
+            fix=new_location(entry, f"file:///{location.opaque.lstrip('/')}"),
         )
         return
     if location.host == "localhost":
@@ -368,6 +369,7 @@ def _check_file(
             f"`file://localhost{location.path}` resolves to the relative path "
             f"`localhost{location.path}` (`{source}`), not `{location.path}`",
             f"location: file://{location.path}",
+            fix=new_location(entry, f"file://{location.path}"),
         )
         return
     name = entry.name

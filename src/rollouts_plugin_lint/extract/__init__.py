@@ -5,8 +5,10 @@ from __future__ import annotations
 import codecs
 
 from rollouts_plugin_lint.discover import MAX_FILE_BYTES
+from rollouts_plugin_lint.extract.containers import walk_env_file
 from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
+from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, extract_terraform
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import DataFileReference, Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions
@@ -71,6 +73,8 @@ def extract_text(
     flags) wins over both."""
     if path.lower().endswith(MARKDOWN_SUFFIXES):
         return extract_markdown(path, text, versions, forced)
+    if path.lower().endswith(TERRAFORM_SUFFIXES):
+        return extract_terraform(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"
     # A template is checked only when it all parses, so its every document is composed.
@@ -88,13 +92,17 @@ def extract_text(
 
 
 def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> Extraction:
-    """The plugin list in a file a kustomize configMapGenerator makes a data value of.
+    """The plugin list in a file a kustomize configMapGenerator makes a data value of (or,
+    for an `envs:` file, the lists its `KEY=VALUE` lines make).
     kustomize puts a file that is not UTF-8 under `binaryData`, which the controller never
     reads (api/kv/kv.go keeps the file's bytes as they are)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
+        if reference.env_file:
+            return _skipped(path, f"line {line} is not valid UTF-8: kustomize refuses this env "
+                            "file", Severity.WARNING)  # fmt: skip
         return Extraction(
             findings=[
                 Finding(
@@ -108,7 +116,10 @@ def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> E
             ]
         )
     walker = Walker(path)
-    walker.walk_data_value(reference.key, text, reference.group, reference.versions)
+    if reference.env_file:
+        walk_env_file(walker, text, reference)
+    else:
+        walker.walk_data_value(reference.key, text, reference.group, reference.versions)
     return walker.result
 
 

@@ -1,16 +1,19 @@
 """Documents that hold plugin lists in a form of their own, which the generic walk cannot
 see: an argo-rollouts-manager `RolloutManager` (`spec.plugins`) and a kustomize
-`configMapGenerator` for `argo-rollouts-config` (`literals:` and `files:`).
+`configMapGenerator` for `argo-rollouts-config` (`literals:`, `files:` and `envs:`).
 
 An extension of the walker: it reads the walker's nodes and reports through it."""
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rollouts_plugin_lint.extract.positions import PositionMap, embedded_map
+from ruamel.yaml.error import StreamMark
+
+from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -166,6 +169,14 @@ def _config_map_generator(
         for source in files.value:
             if isinstance(source, ScalarNode) and isinstance(scalar_value(source), str):
                 _file_source(walker, source, group, document)
+    # `envs:` (a list) and the older `env:` (one path): files of KEY=VALUE lines.
+    envs = _get(generator, "envs")
+    env_sources = [*(envs.value if isinstance(envs, SequenceNode) else [])]
+    if isinstance(env := _get(generator, "env"), ScalarNode):
+        env_sources.append(env)
+    for source in env_sources:
+        if isinstance(source, ScalarNode) and isinstance(scalar_value(source), str):
+            _env_source(walker, source, group, document)
 
 
 def _literal(walker: Walker, node: ScalarNode, group: str, document: _Document) -> None:
@@ -241,6 +252,78 @@ def _file_source(walker: Walker, node: ScalarNode, group: str, document: _Docume
     walker.result.data_files.append(
         DataFileReference(path, key_name, locator.span(node), group, document.versions)
     )
+
+
+def _env_source(walker: Walker, node: ScalarNode, group: str, document: _Document) -> None:
+    path = str(scalar_value(node)).strip()
+    if not path:
+        return
+    if len(walker.result.data_files) >= MAX_REFERENCES_PER_FILE:
+        walker._finding(
+            "skipped-file",
+            document.locator.span(node),
+            f"more than {MAX_REFERENCES_PER_FILE} plugin files named in one file; not read",
+            severity=Severity.WARNING,
+        )
+        return
+    span = document.locator.span(node)
+    reference = DataFileReference(path, "", span, group, document.versions, env_file=True)
+    walker.result.data_files.append(reference)
+
+
+# k8s.io/apimachinery validation.IsEnvVarName, which kustomize applies to each key.
+_ENV_KEY = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+
+
+def walk_env_file(walker: Walker, text: str, reference: DataFileReference) -> None:
+    """An env file of a configMapGenerator (kustomize api/kv/kv.go `KeyValuesFromLine`):
+    each line, its leading white space removed, is a comment (`#`), blank, or `KEY=VALUE`
+    split at the first `=`, the value taken as written (no quotes removed, unlike a
+    literal); a key without `=` takes its value from the environment of `kustomize build`.
+    A plugin key's value is the controller's whole list, on one line."""
+    lines = text.split("\n")
+    locator = Locator(walker.path, tuple(lines), FILE)
+    versions = reference.versions.merged(walker.forced)
+    for number, raw in enumerate(lines):
+        line = raw.removesuffix("\r")
+        if number == 0:
+            line = line.removeprefix("\ufeff")
+        indent = len(line) - len(line.lstrip())
+        line = line[indent:]
+        if not line or line.startswith("#"):
+            continue
+        key_name, separator, value = line.partition("=")
+        key = ScalarNode("tag:yaml.org,2002:str", key_name, StreamMark("", 0, number, indent),
+                         StreamMark("", 0, number, indent + len(key_name)))  # fmt: skip
+        if not _ENV_KEY.fullmatch(key_name):
+            walker._finding(
+                "skipped-file",
+                locator.span(key),
+                f"kustomize refuses this env file: `{key_name[:60]}` is not a valid key name",
+                hint="each line is one `KEY=VALUE`: write a plugin list on one line, in flow "
+                "form: `trafficRouterPlugins=[{name: <namespace>/<name>, location: https://...}]`",
+                severity=Severity.WARNING,
+            )
+            return
+        if key_name not in PLUGIN_KEYS:
+            walker._unknown_config_keys([(key_name, key, key)], locator)
+            continue
+        kind = PLUGIN_KEYS[key_name]
+        place = walker.place(kind, Origin.CONFIGMAP, reference.group, locator, versions)
+        if not separator:
+            walker._finding(
+                "skipped-file",
+                locator.span(key),
+                f"`{key_name}` has no `=`: kustomize takes its value from the environment of "
+                "`kustomize build`; not read",
+                severity=Severity.NOTE,
+                kind=kind,
+            )
+            continue
+        if _step_unread(walker, key, place):
+            continue
+        column = indent + len(key_name) + 1
+        walker.list_text(value, PositionMap(FILE, number, column, 1, (number, column)), place)
 
 
 def _plugin_key(walker: Walker, key_name: str, node: ScalarNode, document: _Document) -> bool:

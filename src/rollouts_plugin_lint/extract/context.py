@@ -4,7 +4,9 @@ kustomizations and Argo CD applications in the checked paths that use the file.
 A kustomization hands the controller release of its install.yaml (its own, or a base's
 through `resources: [../base]`, at any depth) to every file it reads: resources and patch
 files. An Argo CD app of the argo-rollouts chart hands its chart version to the
-`$values/...` value files it names. Everything here is read from files a pull
+`$values/...` value files it names, a helmfile release of the chart its `version` to the
+`values:` files it names, a Terraform helm_release of the chart its `version` to the files
+its `file()` and `templatefile()` values read. Everything here is read from files a pull
 request controls: every path is resolved and stays inside the roots discovery keeps the
 checked paths in (the repository), the files read and the depth followed are bounded, and
 nothing remote is fetched. Paths are real paths, as discovery names its candidates."""
@@ -27,10 +29,12 @@ from rollouts_plugin_lint.discover import (
 )
 from rollouts_plugin_lint.extract.hints import (
     CHART_NAME,
+    helmfile_value_files,
     kustomization_references,
     kustomization_versions,
     value_file_references,
 )
+from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, release_value_files
 from rollouts_plugin_lint.extract.yamlnodes import Node, YamlProblem, compose_documents
 from rollouts_plugin_lint.versions import Versions
 
@@ -71,6 +75,8 @@ def version_context(
             continue
         if os.path.basename(path) in KUSTOMIZATION_FILES:
             folders.append(os.path.dirname(path))
+        elif path.endswith(TERRAFORM_SUFFIXES) and CHART_NAME.encode() in data:
+            context.terraform_value_files(path, data)
         elif CHART_NAME.encode() in data:
             context.value_files(path, data)
     context.kustomizations(folders)
@@ -148,6 +154,28 @@ class _Context:
                     target = resolve_within(os.path.join(repository, relative), repository)
                 except OSError:
                     continue  # nothing we may read: a link out, `..` out, a NUL byte
+                source = f"{versions.source} of {self._display(path)}"
+                self.by_file.setdefault(target, Versions(versions.chart, None, source))
+            # helmfile reads a release's values files relative to the helmfile's folder.
+            for versions, relative in helmfile_value_files(document):
+                found = self._inside(os.path.join(os.path.dirname(path), relative))
+                if found is not None:
+                    source = f"{versions.source} of {self._display(path)}"
+                    self.by_file.setdefault(found, Versions(versions.chart, None, source))
+
+    def terraform_value_files(self, path: str, data: bytes) -> None:
+        """A helm_release's `file()` values: the file beside the `.tf` file (the root
+        module's folder, where Terraform resolves a relative path, or `${path.module}`)."""
+        if len(data) > min(MAX_CONTEXT_FILE_BYTES, self.bytes_left):
+            return
+        self.bytes_left -= len(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        for versions, relative in release_value_files(text):
+            target = self._inside(os.path.join(os.path.dirname(path), relative))
+            if target is not None:
                 source = f"{versions.source} of {self._display(path)}"
                 self.by_file.setdefault(target, Versions(versions.chart, None, source))
 

@@ -2,7 +2,8 @@
 `targetRevision`, a Flux HelmRelease's chart version, a helmfile release's and a k3s/RKE2
 HelmChart's `version`, a RolloutManager's `spec.version`, a kustomization's install.yaml
 release tag, an umbrella chart's Chart.yaml dependency; and the other files such a
-document hands its version to (a kustomization's patches, an Application's valueFiles)."""
+document hands its version to (a kustomization's patches, an Application's valueFiles, a
+helmfile release's values files)."""
 
 from __future__ import annotations
 
@@ -129,6 +130,26 @@ def value_file_references(root: Node) -> list[tuple[Versions, str]]:
         for item in _items(_get(source, "helm", "valueFiles")):
             ref, _, path = (_text(item) or "").partition("/")
             if ref.startswith("$") and ref[1:] in refs and path and "{{" not in path:
+                found.append((versions, path))
+    return found
+
+
+def helmfile_value_files(root: Node) -> list[tuple[Versions, str]]:
+    """(the chart version, a path relative to the helmfile) for each values file of a
+    helmfile release of the argo-rollouts chart at an exact `version`. A templated path
+    (`{{ .Environment.Name }}`) or a `.gotmpl` file is rendered by helmfile: left out."""
+    if _get(root, "kind") is not None:
+        return []
+    found = []
+    for release in _items(_get(root, "releases")):
+        if not _is_rollouts_chart(_text(_get(release, "chart"))):
+            continue
+        versions = _chart(_get(release, "version"), "the helmfile release version")
+        if versions.chart is None:
+            continue
+        for item in _items(_get(release, "values")):
+            path = (_text(item) or "").strip() if isinstance(item, ScalarNode) else ""
+            if _is_local(path) and "{{" not in path and not path.endswith(".gotmpl"):
                 found.append((versions, path))
     return found
 

@@ -1,11 +1,12 @@
 """Plugin lists in Markdown: the fenced code blocks of plugin READMEs and docs, where wrong
-forms spread from. A block tagged `yaml` or `yml` is walked as YAML and its syntax errors
+forms spread from. A block tagged `yaml`, `yml` or `json` is walked as YAML and its syntax errors
 reported; an untagged block is walked only if it parses. Positions map to the Markdown file.
 
 Fences follow CommonMark: three or more backticks or tildes open a block, the same
 character at least as many times closes it, an unclosed block runs to the end of the
-file, and the opening fence's indentation is removed from the lines inside (as far as
-they have it)."""
+file (or of the blockquote it is in), and the opening fence's indentation is removed from
+the lines inside (as far as they have it). In a blockquote (`> ```yaml`) each line's `>`
+markers are removed first. A `json` block is walked as YAML, which JSON is."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 MAX_BLOCKS_WALKED = 100
 
 _FENCE = re.compile(r"( *)(`{3,}|~{3,})(.*)")
-_YAML_TAGS = {"yaml", "yml"}
+# JSON is YAML: a `json` block is read the same way.
+_YAML_TAGS = {"yaml", "yml", "json"}
+# A blockquote marker (CommonMark 5.1): up to three spaces, `>`, and one optional space.
+_QUOTE_MARKER = re.compile(r" {0,3}> ?")
 # Text a shell expands: a block with these is a command or a template, not a plugin list.
 _SHELL = re.compile(r"\$\(|\$\{")
 _MENTION = re.compile(
@@ -40,8 +44,17 @@ _VERSION_FLAG = re.compile(r"--version[= ]+[\"']?v?(\d+\.\d+\.\d+)\b")
 class _Block:
     tag: str  # the info string's first word, lowercased; "" when untagged
     first_line: int  # 0-based line of the block's first content line in the file
-    indent: int  # spaces removed from each content line
+    column: int  # 0-based column in the file of each content line's first character
     text: str
+    # False when the lines of a blockquoted block start at different columns (`>x`, `> x`):
+    # positions then fall back to the fence, flagged approximate.
+    exact: bool = True
+
+    @property
+    def positions(self) -> PositionMap:
+        if self.exact:
+            return PositionMap(FILE, self.first_line, self.column)
+        return PositionMap(FILE, 0, 0, 0, (self.first_line - 1, self.column))
 
 
 def extract_markdown(
@@ -61,7 +74,7 @@ def extract_markdown(
                 Finding(
                     "skipped-file",
                     Severity.WARNING,
-                    Span.point(path, block.first_line, block.indent + 1),
+                    Span.point(path, block.first_line, block.column + 1),
                     f"more than {MAX_BLOCKS_WALKED} code blocks mention a plugin key; "
                     "this one and the rest are not checked",
                 )
@@ -73,7 +86,7 @@ def extract_markdown(
                 Finding(
                     "skipped-file",
                     Severity.NOTE,
-                    Span.point(path, block.first_line, block.indent + 1),
+                    Span.point(path, block.first_line, block.column + 1),
                     "this code block uses shell expansions (`$(...)`, `${...}`): a command "
                     "or template, not checked",
                 )
@@ -82,7 +95,7 @@ def extract_markdown(
         before = len(walker.result.findings)
         walker.walk_text(
             block.text,
-            PositionMap(FILE, block.first_line, block.indent),
+            block.positions,
             f"{path}#block{number}",
             syntax_errors=bool(block.tag),
         )
@@ -98,7 +111,8 @@ def _blocks(text: str) -> Iterator[_Block]:
     lines = LINE_BREAK.split(text)
     index = 0
     while index < len(lines):
-        opening = _FENCE.fullmatch(lines[index])
+        depth, prefix, line = _unquoted(lines[index])
+        opening = _FENCE.fullmatch(line)
         index += 1
         if opening is None:
             continue
@@ -106,24 +120,41 @@ def _blocks(text: str) -> Iterator[_Block]:
         if fence[0] == "`" and "`" in info:
             continue  # an inline code span, not a fence
         start = index
+        content: list[tuple[int, str]] = []  # (quote prefix length, text)
         while index < len(lines):
-            closing = _FENCE.fullmatch(lines[index])
+            inner_depth, inner_prefix, inner = _unquoted(lines[index], depth)
+            if inner_depth < depth:
+                break  # the blockquote ends, and the block with it
+            closing = _FENCE.fullmatch(inner)
             if (
                 closing is not None
                 and closing.group(2)[0] == fence[0]
                 and len(closing.group(2)) >= len(fence)
                 and not closing.group(3).strip()
             ):
+                index += 1
                 break
+            content.append((inner_prefix, inner))
             index += 1
-        content = lines[start:index]
-        index += 1
-        strip = min(
-            [len(indent), *(len(line) - len(line.lstrip(" ")) for line in content if line.strip())]
-        )
+        filled = [line for _, line in content if line.strip()]
+        strip = min([len(indent), *(len(line) - len(line.lstrip(" ")) for line in filled)])
+        prefixes = {quote for quote, line in content if line.strip()} or {prefix}
         words = info.strip().lstrip("{.").split()
         tag = words[0].rstrip("}").lower() if words else ""
-        yield _Block(tag, start, strip, "\n".join(line[strip:] for line in content) + "\n")
+        body = "\n".join(line[strip:] for _, line in content) + "\n"
+        yield _Block(tag, start, min(prefixes) + strip, body, exact=len(prefixes) == 1)
+
+
+def _unquoted(line: str, most: int | None = None) -> tuple[int, int, str]:
+    """(blockquote depth, length of the markers, the rest) of a line; at most `most`
+    markers are taken (a block's own lines: deeper `>` are its content)."""
+    depth, position = 0, 0
+    while most is None or depth < most:
+        marker = _QUOTE_MARKER.match(line, position)
+        if marker is None:
+            break
+        depth, position = depth + 1, marker.end()
+    return depth, position, line[position:]
 
 
 def _helm_version(text: str) -> Versions:

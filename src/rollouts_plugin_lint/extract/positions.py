@@ -89,7 +89,7 @@ class Locator:
     positions: PositionMap
 
     def span(self, node: Node) -> Span:
-        return self._span(node.start_mark.line, node.start_mark.column, *_end(node, self.lines))
+        return self._span(node.start_mark.line, node.start_mark.column, *text_end(node, self.lines))
 
     def head_span(self, node: Node) -> Span:
         """The first line of a node: for a mapping, its first key (and that key's value when
@@ -98,10 +98,10 @@ class Locator:
         if isinstance(node, MappingNode) and node.value:
             key, value = node.value[0]
             last = value if value.end_mark.line == key.start_mark.line else key
-            end_line, end_column = _end(last, self.lines)
+            end_line, end_column = text_end(last, self.lines)
             if end_line == start.line:
                 return self._span(start.line, start.column, end_line, end_column)
-        end_line, end_column = _end(node, self.lines)
+        end_line, end_column = text_end(node, self.lines)
         if end_line != start.line:
             end_line = start.line
             end_column = (
@@ -113,6 +113,10 @@ class Locator:
 
     def point(self, line: int, column: int) -> Span:
         return self._span(line, column, line, column + 1)
+
+    def range_span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
+        """The file span of a 0-based range of the parsed text (end exclusive)."""
+        return self._span(line, column, end_line, end_column)
 
     def _span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
         file_line, file_column, approximate = self.positions.to_file(line, column)
@@ -139,7 +143,7 @@ class Locator:
         )
 
 
-def _end(node: Node, lines: tuple[str, ...]) -> tuple[int, int]:
+def text_end(node: Node, lines: tuple[str, ...]) -> tuple[int, int]:
     """The exclusive end of a node, moved back from the start of the next line (where block
     nodes end) to the end of the last line that has content."""
     end = node.end_mark

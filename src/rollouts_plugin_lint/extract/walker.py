@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.extract.hints import document_versions
+from rollouts_plugin_lint.extract.mounts import MOUNT_KEYS, deployment_mounts, values_mounts
 from rollouts_plugin_lint.extract.positions import FILE, Locator, PositionMap, embedded_map
 from rollouts_plugin_lint.extract.references import references_in
+from rollouts_plugin_lint.extract.reshape import list_as_nested_string, string_as_list
 from rollouts_plugin_lint.extract.yamlnodes import (
     MappingNode,
     Node,
@@ -37,6 +39,7 @@ from rollouts_plugin_lint.model import (
     ControllerMounts,
     DataFileReference,
     Finding,
+    Fix,
     Origin,
     PluginEntry,
     PluginKind,
@@ -159,6 +162,8 @@ class Walker:
         # Documentation shows fragments: a top-level plugin key holding a string is the
         # ConfigMap's `data`, not misplaced Helm values.
         self.fragments = False
+        # What the controller's Deployments in this file mount, for its ConfigMap's entries.
+        self.controller_pods: list[ControllerMounts] = []
 
     # -- texts and documents -------------------------------------------------------------
 
@@ -177,16 +182,32 @@ class Walker:
         that can matter are composed (`_may_matter`); a syntax error then stops only its
         own piece, and the pieces after it are still walked."""
         if not relevant_only:
-            return self._walk_documents(text, positions, group, depth, syntax_errors, versions)
-        parsed = True
-        for piece in split_stream(text):
-            if _may_matter(piece.text):
-                shifted = PositionMap(positions, piece.line) if piece.line else positions
-                where = f"{group}@{piece.line}"
-                parsed &= self._walk_documents(
-                    piece.text, shifted, where, depth, syntax_errors, versions
-                )
+            parsed = self._walk_documents(text, positions, group, depth, syntax_errors, versions)
+        else:
+            parsed = True
+            for piece in split_stream(text):
+                if _may_matter(piece.text):
+                    shifted = PositionMap(positions, piece.line) if piece.line else positions
+                    where = f"{group}@{piece.line}"
+                    parsed &= self._walk_documents(
+                        piece.text, shifted, where, depth, syntax_errors, versions
+                    )
+        if depth == 0:
+            self._mount_controller_pods()
         return parsed
+
+    def _mount_controller_pods(self) -> None:
+        """The ConfigMap's entries get what the controller's Deployment in the same file
+        mounts (the first one, when a file holds several), wherever in the file it is."""
+        if not self.controller_pods:
+            return
+        pod = self.controller_pods[0]
+        self.result.entries = [
+            replace(entry, mounts=pod)
+            if entry.origin is Origin.CONFIGMAP and entry.mounts is None
+            else entry
+            for entry in self.result.entries
+        ]
 
     def _walk_documents(
         self,
@@ -208,6 +229,9 @@ class Walker:
                     inherited.merged(document_versions(root)).merged(self.forced),
                     _is_rollouts_configmap(root),
                 )
+                pod = deployment_mounts(root, locator)
+                if pod is not None:
+                    self.controller_pods.append(pod)
                 self._walk_tree(root, document)
         except TooManyNodes as problem:
             self._finding(
@@ -280,7 +304,7 @@ class Walker:
             document.is_rollouts_configmap or path == ("/data",) or names & PLUGIN_KEYS.keys()
         ):
             self._unknown_config_keys(pairs, document.locator)
-        mounts = _controller_mounts(pairs) if names & _MOUNT_KEYS else None
+        mounts = values_mounts({n: v for n, _, v in pairs}, locator) if names & MOUNT_KEYS else None
         for name, key, value in pairs:
             child_path = (*path, name or "?")
             if name in handled:
@@ -421,6 +445,7 @@ class Walker:
                     "list makes the ConfigMap invalid; that chart takes a nested string",
                     hint=_nested_hint(kind),
                     kind=kind,
+                    fix=list_as_nested_string(kind, key.start_mark.column, value, locator),
                 )
             self._entries(value, place)
         elif isinstance(value, MappingNode):
@@ -441,6 +466,9 @@ class Walker:
                     ),
                     hint=_nested_hint(kind) if old_chart else _values_hint(kind),
                     kind=kind,
+                    fix=None
+                    if old_chart
+                    else string_as_list(kind, key.start_mark.column + 2, value, locator, False),
                 )
                 self._string_list(value, place)
         else:
@@ -490,6 +518,7 @@ class Walker:
                 hint=_values_hint(kind)
                 + "\n(the nested string form is right only for chart versions up to 2.37.7)",
                 kind=kind,
+                fix=_nested_as_list(kind, pairs, locator),
             )
         for inner_key, inner_value in nested:
             inner_kind = PLUGIN_KEYS[key_text(inner_key) or ""]
@@ -647,6 +676,7 @@ class Walker:
         severity: Severity | None = None,
         plugin: str | None = None,
         kind: PluginKind | None = None,
+        fix: Fix | None = None,
     ) -> None:
         self.result.findings.append(
             Finding(
@@ -657,6 +687,7 @@ class Walker:
                 hint=hint,
                 plugin=plugin,
                 kind=kind,
+                fix=fix,
             )
         )
 
@@ -855,6 +886,16 @@ def _step_plugins_unread(place: _Place, chart_key: bool) -> str | None:
     return None
 
 
+def _nested_as_list(
+    kind: PluginKind, pairs: list[tuple[str | None, Node, Node]], locator: Locator
+) -> Fix | None:
+    """The fix for a lone nested string of the same list: the list it holds."""
+    if len(pairs) != 1 or pairs[0][0] != kind.value or not isinstance(pairs[0][2], ScalarNode):
+        return None
+    _, inner_key, block = pairs[0]
+    return string_as_list(kind, inner_key.start_mark.column, block, locator, True)
+
+
 def _nested_hint(kind: PluginKind) -> str:
     return (
         f"charts up to 2.37.7 take a YAML string under a nested key:\n"
@@ -904,54 +945,6 @@ def _meant_plugin_key(name: str) -> str | None:
             return key
     close = difflib.get_close_matches(name, list(PLUGIN_KEYS), n=1, cutoff=0.6)
     return close[0] if close else None
-
-
-_MOUNT_KEYS = {"volumeMounts", "initContainers"}
-_COPY = re.compile(r"\b(?:cp|install)\s+(?:-\S+\s+)*(\S+)\s+(\S+)")
-
-
-def _controller_mounts(pairs: list[tuple[str | None, Node, Node]]) -> ControllerMounts:
-    """The controller's volume mounts and the files init containers copy into them, from
-    the chart's `controller.volumeMounts` and `controller.initContainers`."""
-    fields = {name: value for name, _, value in pairs if name}
-    budget = [MAX_NODES_PER_ENTRY]
-    try:
-        mounts = to_value(fields["volumeMounts"], budget) if "volumeMounts" in fields else []
-        inits = to_value(fields["initContainers"], budget) if "initContainers" in fields else []
-    except TooLarge:
-        return ControllerMounts()
-    by_volume = {
-        m.get("name"): str(m.get("mountPath")).rstrip("/")
-        for m in mounts if isinstance(m, dict) and m.get("mountPath")
-    }  # fmt: skip
-    copied: list[str] = []
-    for init in inits if isinstance(inits, list) else []:
-        if not isinstance(init, dict):
-            continue
-        words = [*(init.get("command") or []), *(init.get("args") or [])]
-        script = " ".join(str(word) for word in words if isinstance(word, (str, int)))
-        init_mounts = [m for m in init.get("volumeMounts") or [] if isinstance(m, dict)]
-        for source, target in _COPY.findall(script):
-            copied.extend(_as_controller_sees(source, target, init_mounts, by_volume))
-    return ControllerMounts(tuple(by_volume.values()), tuple(copied))
-
-
-def _as_controller_sees(
-    source: str, target: str, init_mounts: list[dict[str, object]], by_volume: dict[object, str]
-) -> list[str]:
-    """Where a file an init container copies appears in the controller container."""
-    destination = target.rstrip("/")
-    for mount in init_mounts:
-        init_path = str(mount.get("mountPath", "")).rstrip("/")
-        controller_path = by_volume.get(mount.get("name"))
-        if not init_path or controller_path is None:
-            continue
-        if destination == init_path or destination.startswith(init_path + "/"):
-            relative = destination[len(init_path) :]
-            if destination == init_path or target.endswith("/"):
-                relative += "/" + source.rstrip("/").rsplit("/", 1)[-1]
-            return [controller_path + relative]
-    return []
 
 
 def _values_hint(kind: PluginKind) -> str:

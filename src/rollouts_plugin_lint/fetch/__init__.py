@@ -145,7 +145,7 @@ def _open_cache(settings: Settings, report: FetchReport):  # type: ignore[no-unt
 async def _fetch(
     requests: Sequence[FetchRequest],
     settings: Settings,
-    cache: object,
+    cache: Cache | None,
     scratch: Path,
     environ: Mapping[str, str],
     progress: ProgressCallback | None,
@@ -173,7 +173,7 @@ async def _fetch(
     semaphore = asyncio.Semaphore(settings.jobs)
     finished: dict[str, Artifact] = {}  # downloads done, before any API lookup
     async with make_client(options, settings.jobs) as client:
-        downloader = Downloader(client, options, cache, scratch, progress)  # type: ignore[arg-type]
+        downloader = Downloader(client, options, cache, scratch, progress)
         owner = environ.get("GITHUB_REPOSITORY", "").partition("/")[0] or None
         oracle = ReleaseOracle(client, api_url, token, settings.timeout, token_owner=owner)
 
@@ -181,12 +181,20 @@ async def _fetch(
             async with semaphore:
                 artifact = await downloader.fetch(request.url, request.pinned)
             finished[request.url] = artifact
+            parts = release_url_parts(artifact.url, server_hosts)
+            if parts is None:
+                return artifact
             if artifact.status is not None and artifact.status >= 400:
-                parts = release_url_parts(artifact.url, server_hosts)
-                if parts is not None:
-                    lookup = await oracle.lookup(*parts)
-                    if lookup is not None:
-                        artifact = replace(artifact, release=lookup)
+                lookup = await oracle.lookup(*parts)
+                if lookup is not None:
+                    artifact = replace(artifact, release=lookup)
+            elif artifact.downloaded and artifact.path and artifact.published_sha256 is None:
+                # Not already known from the URL's record (a 304, a proven pin): ask.
+                published = await oracle.published_sha256(*parts)
+                if published is not None:
+                    artifact = replace(artifact, published_sha256=published)
+                    if cache is not None and artifact.sha256 is not None:
+                        cache.remember_published(artifact.url, artifact.sha256, published)
             return artifact
 
         tasks = {request.url: asyncio.ensure_future(one(request)) for request in requests}

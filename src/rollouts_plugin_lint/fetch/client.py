@@ -179,7 +179,7 @@ def controller_decodes(headers: httpx.Headers) -> tuple[bool, str | None]:
     return False, one_line(", ".join(codings), 80) or None
 
 
-async def _decoded(
+async def decoded_body(
     stream: httpx.Response, gzip: bool, room: Callable[[], int]
 ) -> AsyncIterator[bytes]:
     """The body as the controller writes it to disk: raw, or gunzipped, in bounded pieces."""
@@ -363,7 +363,7 @@ class Downloader:
         target: Path | None = self.scratch / hashlib.sha256(url.encode()).hexdigest()
         written = 0
         gzip, _ = controller_decodes(response.headers)
-        body = _decoded(stream, gzip, lambda: ERROR_BODY_BYTES - written)
+        body = decoded_body(stream, gzip, lambda: ERROR_BODY_BYTES - written)
         async with contextlib.aclosing(body):
             try:
                 with target.open("wb") as out, contextlib.suppress(httpx.HTTPError, zlib.error):
@@ -394,7 +394,7 @@ class Downloader:
         gzip, undecoded = controller_decodes(response.headers)
         # Go drops Content-Length when it decodes: the decoded size is not known.
         total = int(declared) if declared and declared.isdigit() and not gzip else None
-        body = _decoded(stream, gzip, lambda: self.options.max_size - size)
+        body = decoded_body(stream, gzip, lambda: self.options.max_size - size)
         try:
             spool.open()
             try:

@@ -32,6 +32,7 @@ def report_dict(result: LintResult) -> dict[str, Any]:
             "errors": result.count(Severity.ERROR),
             "warnings": result.count(Severity.WARNING),
             "notes": result.count(Severity.NOTE),
+            "fixed": result.fixed,
         },
     }
 
@@ -95,4 +96,7 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "kind": finding.kind.value if finding.kind else None,
         "message": finding.message,
         "hint": finding.hint,
+        "fix": {"description": finding.fix.description, "safe": finding.fix.safe}
+        if finding.fix
+        else None,
     }

@@ -68,7 +68,7 @@ def sarif_log(result: LintResult, workspace: str | None = None) -> dict[str, Any
 def _rule(rule: Rule) -> dict[str, Any]:
     return {
         "id": rule.id,
-        "name": "".join(word.capitalize() for word in rule.id.split("-")),
+        "name": rule_name(rule.id),
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": f"{rule.summary}. {rule.help}"},
         "help": {
@@ -80,6 +80,17 @@ def _rule(rule: Rule) -> dict[str, Any]:
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
         "helpUri": RULES_URL,
     }
+
+
+def rule_name(rule_id: str) -> str:
+    """The reportingDescriptor `name` code scanning shows beside the id: the id's words in
+    PascalCase (`checksum-mismatch` -> `ChecksumMismatch`). A name must differ from its id
+    ignoring case (SARIF 2.1.0 section 3.49.7; the SARIF multitool's SARIF1001 compares them
+    so), which an id of one word would not: `schema` is named `SchemaProblem`. Lowercase
+    kebab-case ids map to distinct names."""
+    words = rule_id.split("-")
+    name = "".join(word.capitalize() for word in words)
+    return name if len(words) > 1 else f"{name}Problem"
 
 
 def _result(

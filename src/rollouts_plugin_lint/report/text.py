@@ -26,7 +26,27 @@ def write_text(result: LintResult, settings: Settings, stream: TextIO) -> None:
         if settings.verbosity < 0 and finding.severity is Severity.NOTE:
             continue
         stream.write(_render(finding, lines_by_path.get(finding.span.path), paint))
+    fixable = fixable_line(result.findings)
+    if fixable:
+        stream.write(fixable + "\n")
     stream.write(summary_line(result) + "\n")
+
+
+def fixable_line(findings: list[Finding]) -> str | None:
+    """How many findings `--fix` would fix, as ruff says it; None when none."""
+    fixes = [
+        finding.fix
+        for finding in findings
+        if finding.fix and not any(edit.span.approximate for edit in finding.fix.edits)
+    ]
+    safe = sum(1 for fix in fixes if fix.safe)
+    unsafe = len(fixes) - safe
+    if not fixes:
+        return None
+    if not safe:
+        return f"{unsafe} fixable with --fix --unsafe-fixes"
+    more = f" ({unsafe} more with --unsafe-fixes)" if unsafe else ""
+    return f"{safe} fixable with --fix{more}"
 
 
 def summary_line(result: LintResult) -> str:
@@ -49,6 +69,11 @@ def summary_line(result: LintResult) -> str:
         )
     scope = f"{_plural(len(result.entries), 'plugin entry', 'plugin entries')} in {files} checked"
     status = ", ".join(counts) if result.findings else "no problems found"
+    if result.fixed:
+        fixed = _plural(result.fixed, "finding")
+        status = f"fixed {fixed}, " + (
+            ", ".join(counts) + " left" if result.findings else "no problems left"
+        )
     if not result.count(Severity.ERROR):
         status += f"; {verified(result)}"
     return f"{status} ({scope})"

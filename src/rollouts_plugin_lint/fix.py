@@ -1,0 +1,260 @@
+"""`--fix` and `--diff`: the fixes of this run's findings as text edits at their exact
+spans in the bytes that were checked, so comments, quoting, indentation, key order and line
+endings stay as they were; and the writing of the fixed files.
+
+An edit is applied only where the file reads what the finding says is there; a span that
+is approximate (a folded or escaped string), an encoding other than UTF-8, a fix that would
+overlap another, or a result that no longer parses to the same entries leaves the file as
+it is, and the finding keeps its fix as a hint."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import difflib
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, SourceFile
+
+# What a replacement may write inside a scalar of any quoting style without changing how
+# the scalar reads: no quote, escape, comment, flow indicator or line break.
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9._~:/?&=%+@!$*()-]+")
+# The start of a block sequence item or mapping line: only indentation and `- ` markers.
+_BLOCK_PREFIX = re.compile(r"(?: *- +)* *")
+
+
+@dataclass
+class FixPlan:
+    """What `--fix` changes: the new bytes of each changed file, the findings fixed, and the
+    findings left (those with a fix that cannot be written carry it as their hint)."""
+
+    texts: dict[str, bytes] = field(default_factory=dict)
+    fixed: list[Finding] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+
+
+def plan_fixes(
+    findings: Iterable[Finding], files: Mapping[str, SourceFile], *, unsafe: bool = False
+) -> FixPlan:
+    plan = FixPlan()
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        usable = finding.fix is not None and (finding.fix.safe or unsafe)
+        if usable and finding.span.path in files:
+            by_path.setdefault(finding.span.path, []).append(finding)
+        else:
+            plan.remaining.append(finding)
+    for path, fixable in by_path.items():
+        text, fixed, left = _fix_file(files[path], fixable)
+        if text is not None:
+            plan.texts[path] = text
+        plan.fixed.extend(fixed)
+        plan.remaining.extend(_with_hint(finding) for finding in left)
+    plan.remaining.sort(key=lambda finding: finding.sort_key)
+    return plan
+
+
+def _with_hint(finding: Finding) -> Finding:
+    if finding.hint or finding.fix is None:
+        return finding
+    return replace(finding, hint=finding.fix.description)
+
+
+def _fix_file(
+    source: SourceFile, findings: list[Finding]
+) -> tuple[bytes | None, list[Finding], list[Finding]]:
+    encoding = "utf-8-sig" if source.data.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = source.data.decode(encoding)
+    except UnicodeDecodeError:
+        return None, [], findings
+    starts = _line_starts(text)
+    accepted: list[tuple[int, int, str]] = []
+    fixed: list[Finding] = []
+    left: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        assert finding.fix is not None
+        changes = _changes(text, starts, finding.fix)
+        if not changes or any(_overlaps(change, accepted) for change in changes):
+            left.append(finding)
+            continue
+        new = [change for change in changes if change not in accepted]
+        accepted.extend(new)
+        fixed.append(finding)
+    if not accepted:
+        return None, [], left
+    fixed_text = text
+    for start, end, new_text in sorted(accepted, reverse=True):
+        fixed_text = fixed_text[:start] + new_text + fixed_text[end:]
+    if not _reads_the_same(source, fixed_text, len(fixed)):
+        return None, [], fixed + left
+    return fixed_text.encode(encoding), fixed, left
+
+
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line's first character (lines counted as the YAML reader does),
+    and one past the end."""
+    return [0, *(match.end() for match in LINE_BREAK.finditer(text)), len(text) + 1]
+
+
+def _offset(text: str, starts: list[int], line: int, column: int) -> int | None:
+    if not 1 <= line < len(starts):
+        return None
+    offset = starts[line - 1] + column - 1
+    line_end = min(starts[line], len(text))
+    return offset if starts[line - 1] <= offset <= line_end else None
+
+
+def _changes(text: str, starts: list[int], fix: Fix) -> list[tuple[int, int, str]] | None:
+    """The (start, end, new text) replacements of a fix, or None when the file does not read
+    what the fix expects at each span."""
+    changes = []
+    for edit in fix.edits:
+        change = _change(text, starts, edit)
+        if change is None:
+            return None
+        changes.append(change)
+    return changes
+
+
+def _change(text: str, starts: list[int], edit: Edit) -> tuple[int, int, str] | None:
+    span = edit.span
+    if span.approximate:
+        return None
+    start = _offset(text, starts, span.line, span.column)
+    end = _offset(text, starts, span.end_line, span.end_column)
+    if start is None or end is None or end < start:
+        return None
+    region = text[start:end]
+    if edit.whole:
+        # Fixes speak `\n`; the file keeps its own line breaks.
+        written = (edit.old, f'"{edit.old}"', f"'{edit.old}'")
+        if LINE_BREAK.sub("\n", region) not in written:
+            return None
+        found = LINE_BREAK.search(region)
+        line_break = found.group() if found else _first_break(text)
+        return start, end, edit.new.replace("\n", line_break)
+    if not edit.old:
+        return _insertion(text, starts, edit, start, end)
+    if region.count(edit.old) != 1 or not _SAFE_TEXT.fullmatch(edit.new):
+        return None
+    at = start + region.index(edit.old)
+    return at, at + len(edit.old), edit.new
+
+
+def _insertion(
+    text: str, starts: list[int], edit: Edit, start: int, end: int
+) -> tuple[int, int, str] | None:
+    """`edit.new` (`key: value`) as a field of the mapping that holds the field at
+    `edit.span`: on a line of its own after it, indented like it, in a block mapping; after
+    it with a comma in a flow mapping or JSON object."""
+    span = edit.span
+    before = text[starts[span.line - 1] : start]
+    line_end = _content_end(text, starts, span.end_line)
+    after = text[end:line_end].strip()
+    key, _, value = edit.new.partition(": ")
+    if _BLOCK_PREFIX.fullmatch(before) and (not after or after.startswith("#")):
+        next_line = min(starts[span.end_line], len(text))
+        line_break = text[line_end:next_line]
+        lead = "" if line_break else _first_break(text)
+        indent = " " * (span.column - 1)
+        return next_line, next_line, f"{lead}{indent}{edit.new}{line_break}"
+    if text[start : start + 1] == '"':
+        key = f'"{key}"'
+    return end, end, f", {key}: {value}"
+
+
+def _content_end(text: str, starts: list[int], line: int) -> int:
+    """Where the content of `line` ends, before its line break."""
+    line_text = text[starts[line - 1] : min(starts[line], len(text))]
+    match = LINE_BREAK.search(line_text)
+    return starts[line - 1] + (match.start() if match else len(line_text))
+
+
+def _first_break(text: str) -> str:
+    match = LINE_BREAK.search(text)
+    return match.group() if match else "\n"
+
+
+def _overlaps(change: tuple[int, int, str], accepted: list[tuple[int, int, str]]) -> bool:
+    start, end, _ = change
+    for other in accepted:
+        if other == change:
+            continue  # the same edit from another finding: applied once
+        other_start, other_end, _ = other
+        if start == end == other_start == other_end:
+            return True  # two insertions at one point: their order would be a guess
+        if start < other_end and other_start < end:
+            return True
+        if start == end and other_start < start < other_end:
+            return True
+    return False
+
+
+def _reads_the_same(source: SourceFile, fixed_text: str, fixes: int) -> bool:
+    """The fixed text still parses, to as many plugin entries as before: an edit that broke
+    the file's structure is never written."""
+    from rollouts_plugin_lint.extract import extract_text
+
+    before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
+    after = extract_text(source.display_path, fixed_text)
+    broken = any(f.rule == "yaml-syntax" for f in after.findings)
+    return fixes > 0 and not broken and len(after.entries) == len(before.entries)
+
+
+def unified_diff(plan: FixPlan, files: Mapping[str, SourceFile]) -> str:
+    """The plan as one unified diff, file by file, in path order."""
+    chunks = []
+    for path in sorted(plan.texts):
+        old = files[path].data.decode("utf-8-sig", "replace").splitlines(keepends=True)
+        new = plan.texts[path].decode("utf-8-sig", "replace").splitlines(keepends=True)
+        lines = difflib.unified_diff(old, new, f"a/{path}", f"b/{path}")
+        chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    return "".join(chunks)
+
+
+class NotWritten(Exception):
+    """A fixed file that was left as it is, with the reason in words."""
+
+
+def write_fixed(source: SourceFile, data: bytes) -> None:
+    """Replace the file `source` was read from with `data`, only while it still holds the
+    bytes that were checked, never through a symbolic link, keeping its permission bits. A
+    new file written beside it and renamed over it, so a concurrent reader (pre-commit runs
+    hooks in parallel) sees the old bytes or the new, never half a file."""
+    if source.real is None:
+        raise NotWritten("read from stdin")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(source.real, flags)
+    except OSError as error:
+        raise NotWritten(error.strerror or str(error)) from error
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotWritten("no longer a regular file")
+        if os.read(fd, len(source.data) + 1) != source.data:
+            raise NotWritten("changed since it was checked")
+    finally:
+        os.close(fd)
+    folder, name = os.path.split(source.real)
+    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.rollouts-plugin-lint")
+    create = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(temporary, create, 0o600)
+        try:
+            os.fchmod(fd, stat.S_IMODE(status.st_mode))  # as it was, whatever the umask
+            with open(fd, "wb", closefd=False) as stream:
+                stream.write(data)
+        finally:
+            os.close(fd)
+        os.replace(temporary, source.real)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise NotWritten(error.strerror or str(error)) from error
