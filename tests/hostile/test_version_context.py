@@ -81,8 +81,9 @@ def _checkout_with_plugins(tmp_path: Path) -> Path:
 
 
 def test_a_nul_byte_in_a_reference_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
-    """A base, an Argo CD value file and a configMapGenerator source named with a NUL
-    byte (a YAML `\\0` escape): os.path.realpath raised ValueError, an internal error."""
+    """A base, an Argo CD or helmfile value file and a configMapGenerator source named
+    with a NUL byte (a YAML `\\0` escape): os.path.realpath raised ValueError, an internal
+    error."""
     checkout = _checkout_with_plugins(tmp_path)
     (checkout / "app" / "kustomization.yaml").write_text(
         'resources:\n  - values.yaml\n  - "../base\\0x"\n'
@@ -97,6 +98,10 @@ def test_a_nul_byte_in_a_reference_is_a_finding_not_a_traceback(tmp_path: Path) 
     (checkout / "kustomization.yaml").write_text(
         "configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n"
         '      - "trafficRouterPlugins=plugins\\0.yaml"\n'
+    )
+    (checkout / "helmfile.yaml").write_text(
+        "releases:\n  - name: rollouts\n    chart: argo/argo-rollouts\n    version: 2.37.7\n"
+        '    values:\n      - app/values.yaml\n      - "app/values.yaml\\0"\n'
     )
     outcome = run_cli(["--offline", "--format", "json", "."], checkout, limit=TIME_LIMIT)
     outcome.assert_report()
