@@ -215,8 +215,8 @@ def test_a_found_config_is_bounded_and_never_a_symbolic_link(
     code, _, err = runner.run("--offline", ".")
     assert code == 2 and "hunter2" not in err
     assert err.endswith(
-        ".rollouts-plugin-lint.yaml: config file is a symbolic link: not followed; name its "
-        "target with --config\n"
+        ".rollouts-plugin-lint.yaml: symbolic link leading outside its folder: not read; name "
+        "its target with --config\n"
     )
     # Named on the command line, it is the user's choice.
     code, _, err = runner.run("--offline", "--config", ".rollouts-plugin-lint.yaml", ".")

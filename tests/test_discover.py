@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rollouts_plugin_lint.discover import Discovery, might_hold_plugins
+from rollouts_plugin_lint.discover import Discovery, might_hold_plugins, walk_directory
 from tests.conftest import CORPUS, Runner
 
 ENTRY = "controller:\n  trafficRouterPlugins:\n    - name: x\n      location: ''\n"
@@ -221,3 +221,46 @@ def test_a_walk_with_nothing_unchecked_says_nothing(runner: Runner) -> None:
     code, _, err = runner.run("--format", "json", "--offline", "--no-cache", ".")
     assert code == 1
     assert err == ""
+
+
+def test_a_tree_a_thousand_folders_deep_is_walked(tmp_path: Path) -> None:
+    # Without a repository the walk is our own; os.walk recursed, one frame a folder, and
+    # raised RecursionError (an internal error) at about a thousand. git stores such a tree.
+    folder = os.open(tmp_path, os.O_RDONLY)
+    for _ in range(1500):
+        os.mkdir("d", dir_fd=folder)
+        inner = os.open("d", os.O_RDONLY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    with open(os.open("values.yaml", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=folder), "w") as f:
+        f.write(ENTRY)
+    os.close(folder)
+    try:
+        assert paths(tmp_path, ".") == ["d/" * 1500 + "values.yaml"]
+    finally:
+        _remove_deep(tmp_path)
+
+
+def _remove_deep(top: Path) -> None:
+    """shutil.rmtree recurses too: pytest's clean-up of old temporary folders failed."""
+    while (top / "d").exists():
+        if (top / "d" / "d").exists():
+            os.rename(top / "d" / "d", top / "next")
+        for child in (top / "d").iterdir():
+            child.unlink()
+        os.rmdir(top / "d")
+        if (top / "next").exists():
+            os.rename(top / "next", top / "d")
+
+
+def test_the_walk_lists_as_os_walk_did(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a/z.yaml", "a/b/c.yml", "A.yaml", "a.json", "vendor/x.yaml",
+                 "real/v.yaml"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(ENTRY)
+    (tmp_path / "linked").symlink_to("real")
+    (tmp_path / "alias.yaml").symlink_to("b.yaml")
+    (tmp_path / "broken.yaml").symlink_to("missing.yaml")
+    found = list(walk_directory(str(tmp_path)))
+    assert found == ["A.yaml", "a.json", "alias.yaml", "b.yaml", "broken.yaml", "a/z.yaml",
+                     "a/b/c.yml", "real/v.yaml"]  # fmt: skip

@@ -2,10 +2,24 @@
 that only files that can hold plugin configuration are ever parsed.
 
 Everything below a named path comes with the pull request and is hostile: a folder that
-looks like a git repository, symbolic links out of the checkout, files of any size. So git
+looks like a git repository, symbolic links out of the checkout or into a git directory,
+`..` and absolute paths in the references a file makes, files of any size or kind. So git
 only ever runs on the real repository (found by its `.git` entry, which no commit can
-contain), no link is followed out of the repository or into its git directory, and no
-read exceeds MAX_FILE_BYTES.
+contain), and one rule says which paths may be read, here, for the config file (settings)
+and for kustomize bases (extract/context):
+
+- A path is read only inside its root (the real repository's top; without one, the working
+  directory or the folder named), with every link resolved, and never through a link that
+  leaves the root, even one that comes back: nothing outside the root steers the way.
+- Never inside a `.git` directory or file, at any depth and in any case (a submodule's or a
+  nested checkout's too: actions/checkout keeps its token in `.git/config`; a
+  case-insensitive file system takes `.GIT` for `.git`), nor inside the root's own git
+  directory wherever its `gitdir:` file points. A git submodule's other files are content.
+- Only regular files (no FIFO, device or folder: opened without blocking), of bounded size.
+
+`resolve_within` decides the path and `read_regular_file` reads what it resolved; every
+caller goes through them. A walk lists only names below the root's real folder and never
+descends a link or a `.git` folder, so only the links it lists need resolving.
 
 Paths stay plain strings here: a large repository has tens of thousands of files and
 pathlib objects cost more than reading most of them."""
@@ -147,34 +161,112 @@ class Repository:
 
 @dataclass(frozen=True)
 class _Root:
-    """A named path, resolved: where its files are read from, and the folder no link may
-    leave (`boundary`, described by `within`)."""
+    """Where a named path may lead (`boundary`, described by `within`) and the path to
+    resolve there (`named`: lexically below the boundary)."""
 
-    real: str
+    named: str
     boundary: str
     within: str
     repository: Repository | None = None
 
-    def holds(self, real: str) -> bool:
-        # The git directory lies inside the work tree but holds none of the pull request's
-        # files, and actions/checkout keeps the token in its config.
-        if self._in_git_dir(real):
-            return False
-        return _below(real, self.boundary)
+    def resolve(self, path: str | None = None) -> str:
+        return resolve_within(self.named if path is None else path, self.boundary)
 
-    def outside_message(self, real: str) -> str:
-        if self._in_git_dir(real):
-            return (
-                "symbolic link leading into the repository's git directory: not followed, not read"
-            )
-        return f"symbolic link leading outside {self.within}: not followed, not read"
-
-    def _in_git_dir(self, real: str) -> bool:
-        return self.repository is not None and _below(real, self.repository.git_dir)
+    def refusal(self, error: OSError) -> str:
+        if not isinstance(error, PathRefused):
+            return f"cannot read file: {error.strerror or error}"
+        if error.by_link:
+            where = "into a git directory" if error.into_git else f"outside {self.within}"
+            return f"symbolic link leading {where}: not followed, not read"
+        where = "inside a git directory" if error.into_git else f"outside {self.within}"
+        return f"{where}: not read"
 
 
 def _below(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+class PathRefused(OSError):
+    """A path the reading rule refuses (see the module docstring): `into_git` when it
+    reaches a `.git` entry or the root's git directory, else it leaves the root; `by_link`
+    when a symbolic link on the way took it there."""
+
+    def __init__(self, into_git: bool, by_link: bool) -> None:
+        super().__init__(errno.EACCES, "in a git directory" if into_git else "outside the root")
+        self.into_git = into_git
+        self.by_link = by_link
+
+
+# Linux's own bounds on one path lookup (MAXSYMLINKS, PATH_MAX). Longer names fail anyway,
+# and resolving them is what costs: os.path.realpath is quadratic in the number of
+# components (a 320 KB `a/a/...` reference took ten seconds).
+_MAX_LINKS = 40
+_MAX_PATH_BYTES = 4096
+# Within those, 40 links of 800 `a/..` each cost 32,000 lookups for one walked name (600
+# such links took two minutes). A real path, links followed, has tens of components.
+_MAX_COMPONENTS = 256
+
+
+def resolve_within(path: str, root: str) -> str:
+    """`path` with every link resolved, when the reading rule (module docstring) lets it be
+    read from `root`, a real folder. `path` is absolute and lexically at or below `root`;
+    a `..` and each link are followed one component at a time, so a step out of the root
+    is refused where it happens. Raises PathRefused, or OSError for a path no file can have
+    (too long, a NUL byte, too many links or components). A missing component ends
+    nothing: the read of the result fails instead."""
+    root = root.rstrip("/") or "/"
+    if "\0" in path:
+        raise OSError(errno.EINVAL, "a file name with a NUL byte")
+    try:
+        too_long = len(os.fsencode(path)) > _MAX_PATH_BYTES
+    except UnicodeError:
+        raise OSError(errno.EINVAL, "a file name that is not text") from None
+    if too_long:
+        raise OSError(errno.ENAMETOOLONG, f"a path longer than {_MAX_PATH_BYTES} bytes")
+    if not _below(path, root):
+        raise PathRefused(into_git=False, by_link=False)
+    git_dir = _git_dir(root)
+    current = root
+    pending = path[len(root) :].split("/")[::-1]  # a stack: the next component last
+    links = steps = 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        steps += 1
+        if steps > _MAX_COMPONENTS:
+            raise OSError(
+                errno.ELOOP, f"more than {_MAX_COMPONENTS} path components, links followed"
+            )
+        if name == "..":
+            if current == root:
+                raise PathRefused(into_git=False, by_link=links > 0)
+            current = os.path.dirname(current)
+            continue
+        current = os.path.join(current, name)
+        if _is_git_name(name) or (git_dir is not None and _below(current, git_dir)):
+            raise PathRefused(into_git=True, by_link=links > 0)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(current).st_mode)
+        except OSError:
+            continue
+        if not is_link:
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            raise OSError(errno.ELOOP, "too many levels of symbolic links")
+        target = os.readlink(current)
+        current = os.path.dirname(current)
+        if target.startswith("/"):
+            if not _below(target, root):
+                raise PathRefused(into_git=False, by_link=True)
+            current, target = root, target[len(root) :]
+        pending.extend(target.split("/")[::-1])
+    return current
+
+
+def _is_git_name(name: str) -> bool:
+    return name.lower() == ".git"
 
 
 @dataclass
@@ -214,17 +306,19 @@ class Discovery:
             lexical = _on_real_cwd(given, cwd, real_cwd)
             if os.path.isdir(lexical):
                 root = _resolve(lexical, lexical, real_cwd, repositories)
-                if not root.holds(root.real):
-                    self._skip(display_path(given, cwd, raw), root.outside_message(root.real))
+                try:
+                    real = root.resolve()
+                except OSError as error:
+                    self._skip(display_path(given, cwd, raw), root.refusal(error))
                     continue
-                for relative in walk_directory(root.real, root.repository):
+                for relative in walk_directory(real, root.repository):
                     found = os.path.normpath(os.path.join(raw, relative))
                     absolute = os.path.normpath(os.path.join(cwd, found))
                     # Per-file work adds up over tens of thousands of files: no display
                     # path when there is no pattern to match it against.
                     if self.exclude and self._excluded(display_path(absolute, cwd, found)):
                         continue
-                    source = os.path.join(root.real, relative)
+                    source = os.path.join(real, relative)
                     if source not in seen:
                         seen.add(source)
                         yield from self._look_at(source, absolute, found, cwd, root)
@@ -238,12 +332,15 @@ class Discovery:
                     self._skip(display, _not_yaml_message(raw), Severity.NOTE)
                     continue
                 root = _resolve(os.path.dirname(lexical), lexical, real_cwd, repositories)
-                if not root.holds(root.real):
-                    self._skip(display, root.outside_message(root.real))
-                elif root.real not in seen:
-                    seen.add(root.real)
+                try:
+                    real = root.resolve()
+                except OSError as error:
+                    self._skip(display, root.refusal(error))
+                    continue
+                if real not in seen:
+                    seen.add(real)
                     self.scanned += 1
-                    candidate = self._read(root.real, display, root, followed=True)
+                    candidate = self._read(real, display, root, followed=True)
                     if candidate is not None:
                         yield candidate
 
@@ -295,16 +392,21 @@ class Discovery:
         the repository."""
         shown = relative if len(relative) <= 200 else relative[:197] + "..."
         folder = os.path.realpath(os.path.dirname(candidate.path))
-        real = os.path.realpath(os.path.join(folder, relative))
-        inside = _Root(real, folder, "the kustomization's folder")
-        if not inside.holds(real) or real == folder:
-            return _reference_finding(
-                span, f"`{shown}` is outside the kustomization's folder, which kustomize "
-                      "refuses by default; not read")  # fmt: skip
-        if not _Root(real, candidate.boundary, "").holds(real):
-            return _reference_finding(span, f"`{shown}` leads outside the repository; not read")
         try:
+            real = resolve_within(os.path.join(folder, relative), folder)
+            # The repository's git directory, also where its `gitdir:` file points.
+            resolve_within(real, candidate.boundary)
+            if real == folder:
+                raise PathRefused(into_git=False, by_link=False)
             data = read_regular_file(real)
+        except PathRefused as refused:
+            if refused.into_git:
+                reason = "leads into a git directory"
+            elif refused.by_link:
+                reason = "leads through a symbolic link out of the kustomization's folder"
+            else:
+                reason = "is outside the kustomization's folder, which kustomize refuses by default"
+            return _reference_finding(span, f"`{shown}` {reason}; not read")
         except FileTooLarge:
             return _reference_finding(
                 span, f"`{shown}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read"
@@ -324,7 +426,8 @@ class Discovery:
         return SourceFile(display, real, data)
 
     def _read(self, source: str, display: str, root: _Root, followed: bool) -> Candidate | None:
-        """`followed`: `source` is already resolved and inside the root."""
+        """`followed`: `source` is already resolved; else it is a walked name, real but for
+        its last component."""
         try:
             try:
                 data = read_regular_file(source)
@@ -332,11 +435,10 @@ class Discovery:
                 if followed or error.errno != errno.ELOOP:
                     raise
                 # A walked name that is a symbolic link: read its target only inside.
-                target = os.path.realpath(source)
-                if not root.holds(target):
-                    self._skip(display, root.outside_message(target))
-                    return None
-                data = read_regular_file(target)
+                data = read_regular_file(root.resolve(source))
+        except PathRefused as refused:
+            self._skip(display, root.refusal(refused))
+            return None
         except FileTooLarge:
             self._skip(display, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
                                 "not read")  # fmt: skip
@@ -387,13 +489,27 @@ def _resolve(
     repository's top; without one, the working directory; for a path outside both, the
     named folder or the folder of a named file."""
     repository = find_repository(start, repositories)
-    real = os.path.realpath(named)
     if repository is not None:
-        return _Root(real, repository.top, "the repository", repository)
-    if named == real_cwd or named.startswith(real_cwd.rstrip("/") + "/"):
-        return _Root(real, real_cwd, "the working directory")
-    boundary = real if named == start else os.path.realpath(start)
-    return _Root(real, boundary, "the folder named on the command line")
+        return _Root(named, repository.top, "the repository", repository)
+    if _below(named, real_cwd):
+        return _Root(named, real_cwd, "the working directory")
+    # Outside both, the links on the way to the named path are the user's.
+    if named == start:
+        real = os.path.realpath(named)
+        return _Root(real, real, "the folder named on the command line")
+    boundary = os.path.realpath(start)
+    return _Root(os.path.join(boundary, os.path.basename(named)), boundary,
+                 "the folder named on the command line")  # fmt: skip
+
+
+def checked_root(raw: str, cwd: str, repositories: dict[str, Repository | None]) -> str:
+    """The folder discovery keeps the named path `raw` in, found as `Discovery` finds it:
+    from the path as named, never from where a link in it leads."""
+    cwd = os.path.abspath(cwd)
+    real_cwd = os.path.realpath(cwd)
+    lexical = _on_real_cwd(os.path.normpath(os.path.join(cwd, raw)), cwd, real_cwd)
+    start = lexical if os.path.isdir(lexical) else os.path.dirname(lexical)
+    return _resolve(start, lexical, real_cwd, repositories).boundary
 
 
 def find_repository(
@@ -429,14 +545,17 @@ def _git_dir(folder: str) -> str | None:
     try:
         if os.path.isdir(entry):
             return os.path.realpath(entry)
-        with open(entry, "rb") as stream:
-            line = stream.read(4096).split(b"\n", 1)[0].strip()
+        # Without blocking: outside a git checkout (an unpacked archive) `.git` can be a FIFO.
+        line = read_regular_file(entry, _MAX_GITDIR_FILE_BYTES).split(b"\n", 1)[0].strip()
     except OSError:
         return None
     if not line.startswith(b"gitdir:"):
         return None
     target = os.fsdecode(line[len(b"gitdir:") :].strip())
     return os.path.realpath(os.path.join(folder, target)) if target else None
+
+
+_MAX_GITDIR_FILE_BYTES = 4096
 
 
 def read_regular_file(path: str, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -479,11 +598,34 @@ def walk_directory(root: str, repository: Repository | None = None) -> Iterator[
     kinds discovery counts, honouring .gitignore inside a git work tree. Links are listed,
     never descended."""
     listed = _git_files(root, repository) if repository is not None else None
+    # git lists as untracked files a git directory in the work tree not named `.git` (`git
+    # init --separate-git-dir`), and a `.GIT` folder like any other.
+    inner_git_dir = _inner_git_dir(root, repository)
     for relative in listed if listed is not None else _walk(root):
-        if relative.lower().endswith(_WALKED_SUFFIXES) and SKIPPED_DIRS.isdisjoint(
-            relative.split("/")[:-1]
-        ):
-            yield relative
+        lowered = relative.lower()
+        if not lowered.endswith(_WALKED_SUFFIXES):
+            continue
+        folders = relative.split("/")[:-1]
+        if not SKIPPED_DIRS.isdisjoint(folders):
+            continue
+        if ".git" in lowered and any(_is_git_name(folder) for folder in folders):
+            continue
+        if inner_git_dir is not None and relative.startswith(inner_git_dir):
+            continue
+        yield relative
+
+
+def _inner_git_dir(root: str, repository: Repository | None) -> str | None:
+    """The repository's git directory relative to `root` (with a final slash) when the
+    walk could list it: below `root` and under no `.git` folder."""
+    if repository is None or not _below(repository.git_dir, root):
+        return None
+    inner = os.path.relpath(repository.git_dir, root)
+    if inner == ".":
+        return ""  # the root is the git directory: nothing in it is content
+    if any(_is_git_name(folder) for folder in inner.split("/")):
+        return None  # under a `.git` folder, which the walk never lists
+    return inner + "/"
 
 
 # Nothing git reads from the environment may redirect it; these keep it quiet and literal.
@@ -524,11 +666,36 @@ def _git_files(root: str, repository: Repository) -> list[str] | None:
 
 
 def _walk(root: str) -> Iterator[str]:
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        relative_dir = os.path.relpath(directory, root)
-        for name in sorted(files):
-            yield name if relative_dir == "." else f"{relative_dir}/{name}"
+    """Every file below `root`, each folder's files sorted and then its folders, as
+    os.walk lists them; but with a stack of its own: os.walk recurses (up to Python 3.11),
+    and a tree a thousand folders deep raised RecursionError."""
+    pending = [""]  # folders relative to `root`, the next one last
+    while pending:
+        relative_dir = pending.pop()
+        try:
+            with os.scandir(os.path.join(root, relative_dir)) as listing:
+                entries = [(entry.name, _is_folder(entry)) for entry in listing]
+        except OSError:
+            continue
+        prefix = f"{relative_dir}/" if relative_dir else ""
+        folders = []
+        for name, is_folder in sorted(entries):
+            if is_folder is None:
+                yield prefix + name
+            elif is_folder and name not in SKIPPED_DIRS and not _is_git_name(name):
+                folders.append(prefix + name)
+        pending.extend(reversed(folders))
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool | None:
+    """True for a folder to descend, False for a link to one (never descended, never
+    listed, as in os.walk), None for anything else."""
+    try:
+        if not entry.is_dir():
+            return None
+        return not entry.is_symlink()
+    except OSError:
+        return None
 
 
 def display_path(absolute: str, cwd: str, given: str) -> str:

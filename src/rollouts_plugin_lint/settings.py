@@ -364,35 +364,43 @@ def _find_config(explicit: str | None, cwd: Path) -> Path | None:
         if not path.is_file():
             raise UsageError(f"{explicit}: config file not found")
         return path
+    from rollouts_plugin_lint.discover import find_repository
+
+    cwd = Path(os.path.realpath(cwd))
+    # The search ends at the top of the repository, found as discovery finds it.
+    repository = find_repository(str(cwd))
+    top = Path(repository.top) if repository is not None else None
     for directory in (cwd, *cwd.parents):
         for name in CONFIG_FILE_NAMES:
             if (directory / name).is_file():
-                return _found_config(directory / name)
+                return _found_config(directory / name, top)
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and _pyproject_section(_found_config(pyproject)) is not None:
+        if pyproject.is_file() and _pyproject_section(_found_config(pyproject, top)) is not None:
             return pyproject
-        if (directory / ".git").exists():
+        if directory == top:
             break
     return None
 
 
-def _found_config(path: Path) -> Path:
-    """A config file found by the search comes with the pull request: inside a repository a
-    symbolic link may lead it neither out of the repository nor into its git directory, and
-    outside one a link is not followed (our error messages would quote what it read)."""
-    top = next((d for d in path.parents if (d / ".git").exists()), None)
-    if top is None:
-        if path.is_symlink():
-            raise UsageError(
-                f"{path}: config file is a symbolic link: not followed; name its target "
-                "with --config"
-            )
-        return path
-    real, boundary = os.path.realpath(path), os.path.realpath(top)
-    git_dir = os.path.join(boundary, ".git")
-    inside = real.startswith(boundary.rstrip("/") + "/")
-    if not inside or real == git_dir or real.startswith(git_dir + "/"):
-        raise UsageError(f"{path}: symbolic link leading outside the repository: not read")
+def _found_config(path: Path, top: Path | None) -> Path:
+    """A config file found by the search comes with the pull request: discovery's reading
+    rule holds for it, its root the repository's `top` (without one, its own folder): no
+    symbolic link may lead it out of there or into a git directory (our error messages
+    would quote what it read)."""
+    from rollouts_plugin_lint.discover import PathRefused, resolve_within
+
+    try:
+        resolve_within(str(path), str(top or path.parent))
+    except PathRefused as refused:
+        if refused.into_git:
+            where = "into a git directory: not read"
+        elif top is not None:
+            where = "outside the repository: not read"
+        else:
+            where = "outside its folder: not read; name its target with --config"
+        raise UsageError(f"{path}: symbolic link leading {where}") from None
+    except OSError:
+        pass  # reading it says why
     return path
 
 
@@ -417,6 +425,9 @@ def _pyproject_section(path: Path) -> Any:
         raise UsageError(f"{path}: invalid TOML: {error}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: invalid TOML: not UTF-8") from None
+    except RecursionError:
+        # tomllib recurses per nested array or inline table; `[[[[...` ran out of stack.
+        raise UsageError(f"{path}: invalid TOML: nesting is too deep to parse") from None
     tool = document.get("tool")
     if not isinstance(tool, dict):
         return None

@@ -38,3 +38,17 @@ def test_a_config_of_too_many_values_says_so(tmp_path: Path) -> None:
     assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
     assert "holds more than 10,000 values" in outcome.err, outcome.err
     assert "UTF-8" not in outcome.err
+
+
+def test_a_found_pyproject_nested_too_deep_says_so(tmp_path: Path) -> None:
+    """Looking for the config table parses every pyproject.toml on the way up: 5,000
+    nested arrays (10 KB) made tomllib raise RecursionError, an internal error."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "pyproject.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    (tmp_path / "values.yaml").write_text("replicas: 1\n")
+    outcome = run_cli(["--offline", "."], tmp_path, limit=TIME_LIMIT)
+    assert outcome.code == 2, (outcome.code, outcome.err[-2000:])
+    assert outcome.err.strip().endswith(
+        "pyproject.toml: invalid TOML: nesting is too deep to parse"
+    )
+    assert "Traceback" not in outcome.err

@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from rollouts_plugin_lint.discover import Discovery
+from rollouts_plugin_lint.extract.context import checked_roots, version_context
+from rollouts_plugin_lint.model import Finding, Span
+from rollouts_plugin_lint.settings import UsageError, load_settings
 from tests.hostile.helpers import Outcome, run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -262,7 +266,7 @@ def test_a_link_into_the_git_directory_is_not_read(tmp_path: Path, output: str) 
         if output == "json":
             assert skipped(outcome) == dict.fromkeys(
                 ("values.yaml", "deploy/config.yaml"),
-                "symbolic link leading into the repository's git directory: not followed, not read",
+                "symbolic link leading into a git directory: not followed, not read",
             )
             assert [rule for _, rule, _ in json_findings(outcome)] == ["skipped-file"] * 2
 
@@ -291,6 +295,290 @@ def test_a_config_file_link_out_of_the_repository_is_not_read(tmp_path: Path, ta
         outcome.assert_report()
     else:
         assert outcome.code == 2
+        where = "into a git directory" if target == "git-dir" else "outside the repository"
         assert outcome.err.strip().endswith(
-            ".rollouts-plugin-lint.yaml: symbolic link leading outside the repository: not read"
+            f".rollouts-plugin-lint.yaml: symbolic link leading {where}: not read"
         )
+
+
+# --- one reading rule, three callers ------------------------------------------------------
+# Discovery (walked links, named paths, kustomize `files:`), the found config file and the
+# kustomize bases of version context each decided alone whether a path may be read, and
+# they differed. Each case plants the same files somewhere a pull request can point and
+# asks every caller to read them; none may.
+
+PLUGINS = "- name: acme/planted\n  location: https://plugins.acme.io/p\n"
+PLANTED_BASE = (
+    "resources:\n"
+    "  - https://github.com/argoproj/argo-rollouts/releases/download/v1.6.0/install.yaml\n"
+)
+
+
+def plant(folder: Path) -> None:
+    """What each caller reads: a values file, a config, a generator source, a base."""
+    (folder / "base").mkdir(parents=True, exist_ok=True)
+    (folder / "values.yaml").write_text(ENTRY)
+    (folder / "config.yaml").write_text("strict: true\n")
+    (folder / "plugins.yaml").write_text(PLUGINS)
+    (folder / "base" / "kustomization.yaml").write_text(PLANTED_BASE)
+
+
+def leave_and_reenter(checkout: Path) -> str:
+    # out -> ../outside, outside/back -> ../checkout/real: the way leaves, the end is inside.
+    outside = checkout.parent / "outside"
+    outside.mkdir()
+    plant(checkout / "real")
+    (checkout / "out").symlink_to("../outside")
+    (outside / "back").symlink_to(f"../{checkout.name}/real")
+    return "out/back"
+
+
+def nested_checkout(checkout: Path) -> str:
+    # A second repository checked out inside the first (actions/checkout with `path:`).
+    git(checkout, "init", "-q", "nested")
+    plant(checkout / "nested" / ".git")
+    return "nested/.git"
+
+
+def separate_git_dir(checkout: Path) -> str:
+    # The root's `.git` is a `gitdir:` file pointing into the work tree, not named `.git`.
+    shutil.rmtree(checkout / ".git")
+    subprocess.run(["git", "init", "-q", f"--separate-git-dir={checkout / 'meta'}",
+                    str(checkout)], check=True, capture_output=True)  # fmt: skip
+    plant(checkout / "meta")
+    return "meta"
+
+
+def git_named_in_another_case(checkout: Path) -> str:
+    # `.GIT` is `.git` on a case-insensitive file system (macOS, Windows), and git refuses
+    # to commit or check out either, so no real layout has one.
+    plant(checkout / "sub" / ".GIT")
+    return "sub/.GIT"
+
+
+def repository_git_dir(checkout: Path) -> str:
+    plant(checkout / ".git")
+    return ".git"
+
+
+CASES = {
+    "repository-git-dir": repository_git_dir,
+    "leave-and-reenter": leave_and_reenter,
+    "nested-checkout": nested_checkout,
+    "separate-git-dir": separate_git_dir,
+    "git-in-another-case": git_named_in_another_case,
+}
+
+
+def hostile_checkout(tmp_path: Path, case: str) -> tuple[Path, str]:
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "app").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    return checkout, CASES[case](checkout)
+
+
+PLUGIN_LIST = (
+    "controller:\n  trafficRouterPlugins:\n    - name: acme/good\n"
+    "      location: https://plugins.acme.io/good-linux-amd64\n"
+)
+
+
+def walked_link_is_read(checkout: Path, prefix: str) -> bool:
+    (checkout / "probe").mkdir()
+    (checkout / "probe" / "values.yaml").symlink_to(os.path.join("..", prefix, "values.yaml"))
+    discovery = Discovery(("probe",), cwd=str(checkout))
+    read = [candidate.display_path for candidate in discovery]
+    assert read or discovery.skipped, "the link was neither read nor reported"
+    return bool(read)
+
+
+def named_path_is_read(checkout: Path, prefix: str) -> bool:
+    discovery = Discovery((os.path.join(prefix, "values.yaml"),), cwd=str(checkout))
+    return bool(list(discovery))
+
+
+def generator_source_is_read(checkout: Path, prefix: str, name: str = "plugins.yaml") -> bool:
+    source = os.path.join(prefix, name)
+    (checkout / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: argo-rollouts-config\n    files:\n"
+        f"      - trafficRouterPlugins={source}\n"
+    )
+    discovery = Discovery(("kustomization.yaml",), cwd=str(checkout))
+    (candidate,) = list(discovery)
+    read = discovery.read_referenced(candidate, source, Span.point("kustomization.yaml", 4))
+    return not isinstance(read, Finding)
+
+
+def config_is_read(checkout: Path, prefix: str) -> bool:
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(os.path.join(prefix, "config.yaml"))
+    try:
+        return load_settings({"paths": ["."]}, cwd=checkout).strict
+    except UsageError as error:
+        assert "symbolic link leading" in str(error), error
+        return False
+
+
+def base_is_followed(checkout: Path, prefix: str) -> bool:
+    app = checkout / "app"
+    kustomization = app / "kustomization.yaml"
+    base = os.path.join("..", prefix, "base")
+    kustomization.write_text(f"resources:\n  - values.yaml\n  - {base}\n")
+    context = version_context(
+        [(str(kustomization), kustomization.read_bytes())],
+        [str(app / "values.yaml")],
+        checked_roots(["."], str(checkout)),
+        str(checkout),
+    )
+    return str(app / "values.yaml") in context
+
+
+def walk_reads(checkout: Path, prefix: str) -> bool:
+    discovery = Discovery((".",), cwd=str(checkout))
+    return any(candidate.display_path.startswith(f"{prefix}/") for candidate in discovery)
+
+
+CALLERS = {
+    "walked-link": walked_link_is_read,
+    "named-path": named_path_is_read,
+    "generator-files": generator_source_is_read,
+    "found-config": config_is_read,
+    "kustomize-base": base_is_followed,
+}
+
+
+@pytest.mark.parametrize("caller", [*CALLERS, "walk"])
+@pytest.mark.parametrize("case", CASES)
+def test_no_caller_reads_where_the_rule_forbids(tmp_path: Path, case: str, caller: str) -> None:
+    checkout, prefix = hostile_checkout(tmp_path, case)
+    assert not {**CALLERS, "walk": walk_reads}[caller](checkout, prefix)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_caller_reads_through_a_link_that_stays_inside(tmp_path: Path, caller: str) -> None:
+    # The control for the cases above: a git submodule's files are content, and a link
+    # that stays inside (relative or absolute) is followed by all.
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "app").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    plant(checkout / "module" / "deploy")
+    (checkout / "module" / ".git").write_text("gitdir: ../.git/modules/module\n")
+    (checkout / "alias").symlink_to(checkout / "module")
+    assert CALLERS[caller](checkout, "alias/deploy")
+
+
+def test_no_caller_reads_a_gitdir_file(tmp_path: Path) -> None:
+    # A submodule's (or a linked worktree's) `.git` is a file that names its git directory.
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "module").mkdir()
+    (checkout / "module" / ".git").write_text("gitdir: ../.git/modules/module\n")
+    (checkout / "pointer.yaml").symlink_to("module/.git")
+    discovery = Discovery((".",), cwd=str(checkout))
+    assert list(discovery) == []
+    assert [finding.message for finding in discovery.skipped] == [
+        "symbolic link leading into a git directory: not followed, not read"
+    ]
+    assert not generator_source_is_read(checkout, "module", ".git")
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to("module/.git")
+    with pytest.raises(UsageError, match="symbolic link leading into a git directory"):
+        load_settings({"paths": ["."]}, cwd=checkout)
+
+
+def outside_tree(tmp_path: Path) -> tuple[Path, Path]:
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "app").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    plant(tmp_path / "outside")
+    return checkout, tmp_path / "outside"
+
+
+@pytest.mark.parametrize("caller", ["walked-link", "generator-files", "kustomize-base"])
+@pytest.mark.parametrize("absolute", [False, True])
+def test_dot_dot_and_absolute_paths_out_are_not_read(
+    tmp_path: Path, caller: str, absolute: bool
+) -> None:
+    checkout, outside = outside_tree(tmp_path)
+    assert not CALLERS[caller](checkout, str(outside) if absolute else "../outside")
+
+
+def test_fifos_never_block_a_caller(tmp_path: Path) -> None:
+    # An unpacked archive can hold FIFOs (git cannot): each caller opens without blocking
+    # and says what it found, where it matters.
+    checkout = tmp_path / "checkout"
+    (checkout / "app").mkdir(parents=True)
+    (checkout / "base").mkdir()
+    (checkout / "app" / "values.yaml").write_text(PLUGIN_LIST)
+    (checkout / "app" / "kustomization.yaml").write_text(
+        "resources:\n  - values.yaml\n  - ../base\nconfigMapGenerator:\n"
+        "  - name: argo-rollouts-config\n    files:\n      - trafficRouterPlugins=plugins.yaml\n"
+    )
+    for fifo in ("walked.yaml", "named.yaml", "app/plugins.yaml", "base/kustomization.yaml",
+                 ".rollouts-plugin-lint.yaml", "pyproject.toml"):  # fmt: skip
+        os.mkfifo(checkout / fifo)
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", ".", "named.yaml"],
+                      checkout, limit=120)  # fmt: skip
+
+    walked = ("walked.yaml", "named.yaml", "app/plugins.yaml", "base/kustomization.yaml",
+              ".rollouts-plugin-lint.yaml")  # fmt: skip
+    assert skipped(outcome) == {
+        **dict.fromkeys(walked, "cannot read file: not a regular file"),
+        "app/kustomization.yaml": "cannot read `plugins.yaml`: not a regular file; kustomize "
+        "fails too",
+    }
+    assert "acme/good" in outcome.out
+
+
+def test_a_git_fifo_outside_a_checkout_does_not_block(tmp_path: Path) -> None:
+    # Looking for the repository a named file lies in read `.git` with a blocking open: in
+    # an unpacked archive a FIFO there hung the run for good.
+    checkout = tmp_path / "checkout"
+    (checkout / "deploy").mkdir(parents=True)
+    (checkout / "deploy" / "values.yaml").write_text(ENTRY)
+    os.mkfifo(checkout / "deploy" / ".git")
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "deploy/values.yaml"],
+                      checkout, limit=120)  # fmt: skip
+
+    assert {path for path, _, _ in json_findings(outcome)} == {"deploy/values.yaml"}
+
+
+def test_links_of_long_detours_cost_a_bounded_time(tmp_path: Path) -> None:
+    # Each walked link leads through a chain of 40 links (the system's limit), each of them
+    # 800 `a/..` detours long (within the system's 4096 bytes): 32,000 lookups per name,
+    # and 600 such names took two minutes. A path, links followed, of more than 256
+    # components is no real layout: refused, at a few hundred lookups.
+    checkout = real_repository(tmp_path / "checkout")
+    (checkout / "a").mkdir()
+    detour = "a/../" * 800
+    for index in range(40):
+        (checkout / f"l{index}").symlink_to(detour + (f"l{index + 1}" if index < 39 else "v"))
+    (checkout / "v").write_text(ENTRY)
+    (checkout / "walked").mkdir()
+    for index in range(600):
+        (checkout / "walked" / f"v{index}.yaml").symlink_to(f"../{detour}l0")
+
+    outcome = run_cli(["--offline", "--no-cache", "--format", "json", "walked"], checkout,
+                      limit=60)  # fmt: skip
+
+    assert set(skipped(outcome).values()) == {
+        "cannot read file: more than 256 path components, links followed"
+    }
+
+
+@pytest.mark.parametrize("target", ["inside", "outside"])
+def test_outside_a_repository_a_config_link_follows_the_same_rule(
+    tmp_path: Path, target: str
+) -> None:
+    # Without a repository the root is the folder the config file was found in: a link
+    # inside it is followed like any other (it was refused), a link out of it is not.
+    checkout = tmp_path / "checkout"
+    (checkout / "lint").mkdir(parents=True)
+    (checkout / "lint" / "config.yaml").write_text("strict: true\n")
+    (tmp_path / "config.yaml").write_text("strict: true\n")
+    link = {"inside": "lint/config.yaml", "outside": "../config.yaml"}[target]
+    (checkout / ".rollouts-plugin-lint.yaml").symlink_to(link)
+    if target == "inside":
+        assert load_settings({"paths": ["."]}, cwd=checkout).strict
+    else:
+        with pytest.raises(UsageError, match="symbolic link leading outside its folder"):
+            load_settings({"paths": ["."]}, cwd=checkout)

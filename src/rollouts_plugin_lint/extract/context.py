@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from rollouts_plugin_lint.discover import (
     KUSTOMIZATION_FILES,
     Repository,
+    checked_root,
     display_path,
     find_repository,
     read_regular_file,
+    resolve_within,
 )
 from rollouts_plugin_lint.extract.hints import (
     CHART_NAME,
@@ -82,20 +84,9 @@ def version_context(
 
 
 def checked_roots(paths: Sequence[str], cwd: str) -> list[str]:
-    """The folders discovery keeps each checked path in, resolved: the real repository it
-    lies in; without one, the working directory; outside both, the path's own folder."""
-    real_cwd = os.path.realpath(cwd)
+    """The folders discovery keeps each checked path in (`checked_root`)."""
     repositories: dict[str, Repository | None] = {}
-    roots = []
-    for raw in paths:
-        real = os.path.realpath(os.path.join(cwd, raw))
-        start = real if os.path.isdir(real) else os.path.dirname(real)
-        repository = find_repository(start, repositories)
-        if repository is not None:
-            roots.append(repository.top)
-        else:
-            roots.append(real_cwd if _below(real, real_cwd) else start)
-    return list(dict.fromkeys(roots))
+    return list(dict.fromkeys(checked_root(raw, cwd, repositories) for raw in paths))
 
 
 @dataclass(frozen=True)
@@ -159,16 +150,18 @@ class _Context:
         repository = self._repository_of(path)
         for document in documents:
             for versions, relative in value_file_references(document):
-                target = os.path.realpath(os.path.join(repository, relative))
-                if _below(target, repository):
-                    source = f"{versions.source} of {self._display(path)}"
-                    self.by_file.setdefault(target, Versions(versions.chart, None, source))
+                try:
+                    target = resolve_within(os.path.join(repository, relative), repository)
+                except OSError:
+                    continue  # nothing we may read: a link out, `..` out, a NUL byte
+                source = f"{versions.source} of {self._display(path)}"
+                self.by_file.setdefault(target, Versions(versions.chart, None, source))
             # helmfile reads a release's values files relative to the helmfile's folder.
             for versions, relative in helmfile_value_files(document):
-                target = os.path.realpath(os.path.join(os.path.dirname(path), relative))
-                if self._inside(target):
+                found = self._inside(os.path.join(os.path.dirname(path), relative))
+                if found is not None:
                     source = f"{versions.source} of {self._display(path)}"
-                    self.by_file.setdefault(target, Versions(versions.chart, None, source))
+                    self.by_file.setdefault(found, Versions(versions.chart, None, source))
 
     def terraform_value_files(self, path: str, data: bytes) -> None:
         """A helm_release's `file()` values: the file beside the `.tf` file (the root
@@ -181,19 +174,20 @@ class _Context:
         except UnicodeDecodeError:
             return
         for versions, relative in release_value_files(text):
-            target = os.path.realpath(os.path.join(os.path.dirname(path), relative))
-            if self._inside(target):
+            target = self._inside(os.path.join(os.path.dirname(path), relative))
+            if target is not None:
                 source = f"{versions.source} of {self._display(path)}"
                 self.by_file.setdefault(target, Versions(versions.chart, None, source))
 
     def _read_kustomization(self, folder: str) -> _Kustomization | None:
         for name in KUSTOMIZATION_FILES:
             path = os.path.join(folder, name)
-            if not os.path.isfile(path) or not self._inside(path):
+            real = self._inside(path) if os.path.isfile(path) else None
+            if real is None:
                 continue
             try:
-                # A link is refused (ELOOP) and a big file never read.
-                documents = self._parse(read_regular_file(path, MAX_CONTEXT_FILE_BYTES))
+                # Read where a link leads, as discovery reads it; a big file is never read.
+                documents = self._parse(read_regular_file(real, MAX_CONTEXT_FILE_BYTES))
             except OSError:
                 return None
             if not documents:
@@ -206,8 +200,8 @@ class _Context:
             ]
             self.references_left -= len(named)
             # Resolved, as discovery names candidates; a link out of the roots leads nowhere.
-            resolved = (os.path.realpath(os.path.join(folder, reference)) for reference in named)
-            references = tuple(ref for ref in resolved if self._inside(ref))
+            resolved = (self._inside(os.path.join(folder, reference)) for reference in named)
+            references = tuple(ref for ref in resolved if ref is not None)
             bases = tuple(ref for ref in references if os.path.isdir(ref))
             return _Kustomization(path, own, references, bases)
         return None
@@ -221,13 +215,17 @@ class _Context:
         except (UnicodeDecodeError, YamlProblem):
             return []  # the file's own check reports it when it holds plugin lists
 
-    def _inside(self, real: str) -> bool:
-        # Nothing in a `.git` folder is the repository's content (discovery never walks one),
-        # and `resources: [../.git]` named it as a base.
-        return any(
-            _below(real, root) and ".git" not in os.path.relpath(real, root).split(os.sep)
-            for root in self.roots
-        )
+    def _inside(self, path: str) -> str | None:
+        """`path` resolved, when discovery's reading rule lets a root read it: never a
+        `.git` folder (`resources: [../.git]` named one as a base), never through a link
+        out of the root."""
+        for root in self.roots:
+            if _below(path, root):
+                try:
+                    return resolve_within(path, root)
+                except OSError:
+                    continue
+        return None
 
     def _repository_of(self, path: str) -> str:
         """Where `$values/...` starts: the real repository `path` lies in, else the root
