@@ -1,0 +1,42 @@
+"""`--fix` and `--diff` against a hostile pull request: real files, the real CLI, real
+processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# 100,000 edits of one file, planned in a child process: accepted edits were compared
+# with each other (10^10 comparisons, hours) and the text copied once per edit. The file
+# is one comment line, so composing it costs nothing and the planning is what is timed.
+_PLAN_MANY = """
+import sys
+from rollouts_plugin_lint.fix import plan_fixes
+from rollouts_plugin_lint.model import Edit, Finding, Fix, Severity, SourceFile, Span
+
+count = int(sys.argv[1])
+text = "controller: {}\\n#" + " ab" * count + "\\n"
+findings = []
+for number in range(count):
+    column = 3 + 3 * number
+    span = Span("v.yaml", 2, column, 2, column + 2)
+    fix = Fix("ab -> cd", (Edit(span, "ab", "cd"),))
+    findings.append(Finding("unknown-field", Severity.ERROR, span, "m", fix=fix))
+plan = plan_fixes(findings, {"v.yaml": SourceFile("v.yaml", None, text.encode())})
+assert plan.texts["v.yaml"].decode() == "controller: {}\\n#" + " cd" * count + "\\n"
+print(len(plan.fixed))
+"""
+
+
+def test_a_hundred_thousand_fixes_of_one_file_are_planned_in_linear_time() -> None:
+    count = 100_000
+    # A hang bound, not a speed test: planned in about a second.
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAN_MANY, str(count)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+    assert done.stdout.strip() == str(count)
