@@ -3,9 +3,10 @@ spans in the bytes that were checked, so comments, quoting, indentation, key ord
 endings stay as they were; and the writing of the fixed files.
 
 An edit is applied only where the file reads what the finding says is there; a span that
-is approximate (a folded or escaped string), an encoding other than UTF-8, a fix that would
-overlap another, or a result that no longer parses to the same entries leaves the file as
-it is, and the finding keeps its fix as a hint."""
+is approximate (a folded or escaped string), an encoding other than UTF-8, a file with a
+YAML alias (one node's text read in several places), a fix that would overlap another, or
+a result that no longer parses to the same entries leaves the file as it is, and the
+finding keeps its fix as a hint."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, SourceFil
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9._~:/?&=%+@!$*()-]+")
 # The start of a block sequence item or mapping line: only indentation and `- ` markers.
 _BLOCK_PREFIX = re.compile(r"(?: *- +)* *")
+# A YAML alias (`*name`, `<<: *name`) where a node can start: the node it names is read in
+# two places (or merged into other mappings), so an edit of it would change them all. In
+# the file's whole text, so a YAML text inside a string (ConfigMap data, helm.values)
+# counts too; a Markdown `*emphasis*` after a `- ` or `: ` is taken for one, and its file
+# then keeps its fixes as hints.
+_ALIAS = re.compile(r"(?:^|[-:?,\[{])[ \t]*(?:![^\s]*[ \t]+)?\*[^\s,\[\]{}]", re.MULTILINE)
 
 
 @dataclass
@@ -73,6 +80,8 @@ def _fix_file(
     try:
         text = source.data.decode(encoding)
     except UnicodeDecodeError:
+        return None, [], findings
+    if _ALIAS.search(text):
         return None, [], findings
     starts = _line_starts(text)
     accepted = _Changes()

@@ -6,6 +6,43 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from tests.conftest import Runner
+
+OFFLINE = ("--offline", "--no-cache")
+
+# Each file has a fixable finding whose text is read in more than one place.
+SHARED = {
+    "an alias of a value outside the plugin list": (
+        "env:\n  PLUGIN_URL: &url file://localhost/p/b\n"
+        "controller:\n  stepPlugins:\n    - name: a/b\n      location: *url\n"
+    ),
+    "a merge key shared with a mapping that is no plugin entry": (
+        "defaults: &plugin\n  pluginLocation: file:///p/b\n"
+        "mirror:\n  <<: *plugin\n"
+        "controller:\n  stepPlugins:\n    - name: a/b\n      <<: *plugin\n"
+    ),
+    "an alias inside an Argo CD helm.values string": (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: rollouts\n"
+        "spec:\n  source:\n    chart: argo-rollouts\n    targetRevision: 2.40.0\n    helm:\n"
+        "      values: |\n        env:\n          url: &url file://localhost/p/b\n"
+        "        controller:\n          stepPlugins:\n"
+        "            - name: a/b\n              location: *url\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SHARED)
+def test_an_edit_never_spreads_through_a_yaml_alias(runner: Runner, case: str) -> None:
+    path = runner.write("values.yaml", SHARED[case])
+
+    _, out, _ = runner.run(*OFFLINE, "--fix", ".")
+
+    assert path.read_text() == SHARED[case]
+    assert "hint: " in out  # the fix, shown and not written
+
+
 # 100,000 edits of one file, planned in a child process: accepted edits were compared
 # with each other (10^10 comparisons, hours) and the text copied once per edit. The file
 # is one comment line, so composing it costs nothing and the planning is what is timed.
