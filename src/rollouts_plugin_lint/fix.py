@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, SourceFile
+from rollouts_plugin_lint.printable import printable
 
 # What a replacement may write inside a scalar of any quoting style without changing how
 # the scalar reads: no quote, escape, comment, flow indicator or line break.
@@ -246,7 +247,9 @@ def unified_diff(plan: FixPlan, files: Mapping[str, SourceFile]) -> str:
     for path in sorted(plan.texts):
         old = files[path].data.decode("utf-8-sig", "replace").splitlines(keepends=True)
         new = plan.texts[path].decode("utf-8-sig", "replace").splitlines(keepends=True)
-        lines = difflib.unified_diff(old, new, f"a/{path}", f"b/{path}")
+        # Escaped, line breaks too: a file named `x\n+++ b/y` would add a header line.
+        name = printable(path, None)
+        lines = difflib.unified_diff(old, new, f"a/{name}", f"b/{name}")
         chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
     return "".join(chunks)
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import Runner
 
 OFFLINE = ("--offline", "--no-cache")
+LOCALHOST = "controller:\n  stepPlugins:\n    - name: a/b\n      location: file://localhost/p/b\n"
 
 # Each file has a fixable finding whose text is read in more than one place.
 SHARED = {
@@ -77,3 +78,13 @@ def test_a_hundred_thousand_fixes_of_one_file_are_planned_in_linear_time() -> No
     )
 
     assert done.stdout.strip() == str(count)
+
+
+def test_a_file_name_cannot_forge_a_diff_header(runner: Runner) -> None:
+    runner.write("v.yaml\n+++ b\n@@ -1 +1 @@ evil.yaml", LOCALHOST)
+
+    _, out, _ = runner.run(*OFFLINE, "--diff", ".")
+
+    lines = out.splitlines()
+    assert lines[0] == "--- a/v.yaml\\n+++ b\\n@@ -1 +1 @@ evil.yaml"
+    assert [line for line in lines if line.startswith(("---", "+++"))] == lines[:2]
