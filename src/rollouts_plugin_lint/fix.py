@@ -14,6 +14,7 @@ import bisect
 import codecs
 import contextlib
 import difflib
+import errno
 import os
 import re
 import secrets
@@ -262,35 +263,78 @@ def write_fixed(source: SourceFile, data: bytes) -> None:
     """Replace the file `source` was read from with `data`, only while it still holds the
     bytes that were checked, never through a symbolic link, keeping its permission bits. A
     new file written beside it and renamed over it, so a concurrent reader (pre-commit runs
-    hooks in parallel) sees the old bytes or the new, never half a file."""
+    hooks in parallel) sees the old bytes or the new, never half a file.
+
+    Every step works in the folder opened once, one path component at a time without
+    following a link (its path was resolved when the file was read): a folder swapped for
+    a link since then is refused, never followed out of the checkout."""
     if source.real is None:
         raise NotWritten("read from stdin")
+    folder, name = os.path.split(source.real)
+    try:
+        folder_fd = _open_folder(folder)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotWritten("a folder on its path is now a symbolic link") from error
+        raise NotWritten(error.strerror or str(error)) from error
+    try:
+        _replace(folder, folder_fd, name, source.data, data)
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+
+
+# Where the platform has no `openat` (Windows), the folder is named by its path. Python
+# lists `os.rename`, not `os.replace` (the same call where both take dir_fd).
+_BY_FOLDER = {os.open, os.rename, os.unlink} <= os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
+
+
+def _open_folder(folder: str) -> int | None:
+    if not _BY_FOLDER:
+        return None
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(os.sep if os.path.isabs(folder) else os.curdir, flags)
+    try:
+        for part in folder.split(os.sep):
+            if part:
+                inner = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _replace(folder: str, folder_fd: int | None, name: str, checked: bytes, data: bytes) -> None:
+    def at(file_name: str) -> str:  # relative to `folder_fd`, or the path without one
+        return file_name if folder_fd is not None else os.path.join(folder, file_name)
+
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(source.real, flags)
+        fd = os.open(at(name), flags, dir_fd=folder_fd)
     except OSError as error:
         raise NotWritten(error.strerror or str(error)) from error
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise NotWritten("no longer a regular file")
-        if os.read(fd, len(source.data) + 1) != source.data:
+        if os.read(fd, len(checked) + 1) != checked:
             raise NotWritten("changed since it was checked")
     finally:
         os.close(fd)
-    folder, name = os.path.split(source.real)
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.rollouts-plugin-lint")
+    temporary = at(f".{name}.{secrets.token_hex(6)}.rollouts-plugin-lint")
     create = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(temporary, create, 0o600)
+        fd = os.open(temporary, create, 0o600, dir_fd=folder_fd)
         try:
             os.fchmod(fd, stat.S_IMODE(status.st_mode))  # as it was, whatever the umask
             with open(fd, "wb", closefd=False) as stream:
                 stream.write(data)
         finally:
             os.close(fd)
-        os.replace(temporary, source.real)
+        os.replace(temporary, at(name), src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
     except OSError as error:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(temporary, dir_fd=folder_fd)
         raise NotWritten(error.strerror or str(error)) from error

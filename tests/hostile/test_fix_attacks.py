@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from rollouts_plugin_lint.fix import NotWritten, plan_fixes, write_fixed
+from rollouts_plugin_lint.lint import run
+from rollouts_plugin_lint.settings import load_settings
 from tests.conftest import Runner
 
 OFFLINE = ("--offline", "--no-cache")
@@ -88,3 +92,21 @@ def test_a_file_name_cannot_forge_a_diff_header(runner: Runner) -> None:
     lines = out.splitlines()
     assert lines[0] == "--- a/v.yaml\\n+++ b\\n@@ -1 +1 @@ evil.yaml"
     assert [line for line in lines if line.startswith(("---", "+++"))] == lines[:2]
+
+
+def test_a_folder_swapped_for_a_link_after_the_read_is_not_written_through(
+    runner: Runner, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "values.yaml").write_text(LOCALHOST)  # the bytes the fix expects to find
+    runner.write("deploy/values.yaml", LOCALHOST)
+    result = run(load_settings({"paths": ["."], "offline": True, "no-cache": True}))
+    plan = plan_fixes(result.findings, result.source_files)
+    (runner.root / "deploy").rename(runner.root / "deploy-read")
+    (runner.root / "deploy").symlink_to(outside)
+
+    with pytest.raises(NotWritten, match="symbolic link"):
+        write_fixed(result.source_files["deploy/values.yaml"], plan.texts["deploy/values.yaml"])
+    assert (outside / "values.yaml").read_text() == LOCALHOST
+    assert sorted(p.name for p in outside.iterdir()) == ["values.yaml"]
