@@ -5,8 +5,8 @@ endings stay as they were; and the writing of the fixed files.
 An edit is applied only where the file reads what the finding says is there; a span that
 is approximate (a folded or escaped string), an encoding other than UTF-8, a file with a
 YAML alias (one node's text read in several places), a fix that would overlap another, or
-a result that no longer parses to the same entries leaves the file as it is, and the
-finding keeps its fix as a hint."""
+a result that no longer parses to the same entries with only the fixed fields changed as
+the fixes say leaves the file as it is, and the finding keeps its fix as a hint."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import codecs
 import contextlib
 import difflib
 import errno
+import json
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, SourceFile
+from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, PluginEntry, SourceFile, Span
 from rollouts_plugin_lint.printable import printable
 
 # What a replacement may write inside a scalar of any quoting style without changing how
@@ -99,7 +100,7 @@ def _fix_file(
     if not accepted.sorted:
         return None, [], left
     fixed_text = accepted.applied_to(text)
-    if not _reads_the_same(source, fixed_text, len(fixed)):
+    if not _reads_the_same(source, fixed_text, fixed):
         return None, [], fixed + left
     return fixed_text.encode(encoding), fixed, left
 
@@ -231,15 +232,67 @@ def _overlap(change: tuple[int, int, str], other: tuple[int, int, str]) -> bool:
     return start == end and other_start < start < other_end
 
 
-def _reads_the_same(source: SourceFile, fixed_text: str, fixes: int) -> bool:
-    """The fixed text still parses, to as many plugin entries as before: an edit that broke
-    the file's structure is never written."""
+def _reads_the_same(source: SourceFile, fixed_text: str, fixed: list[Finding]) -> bool:
+    """The fixed text still parses, to the same plugin entries but for what each edit says
+    it writes: an edit that broke the file's structure, or changed what it does not name
+    (a `? location` whose value became a mapping, a field of another entry), is never
+    written."""
     from rollouts_plugin_lint.extract import extract_text
 
     before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
     after = extract_text(source.display_path, fixed_text)
-    broken = any(f.rule == "yaml-syntax" for f in after.findings)
-    return fixes > 0 and not broken and len(after.entries) == len(before.entries)
+    if not fixed or any(f.rule == "yaml-syntax" for f in after.findings):
+        return False
+    if len(after.entries) != len(before.entries):
+        return False
+    expected = _Expected(before.entries)
+    edits = {edit for finding in fixed if finding.fix for edit in finding.fix.edits}
+    if not all(expected.apply(edit) for edit in edits):
+        return False
+    return [entry.value for entry in after.entries] == expected.values
+
+
+class _Expected:
+    """The values of a file's entries as its edits should leave them. An edit is found by
+    its span: a field's key (a rename), its value, or both (a field added after it); an
+    edit of no entry's field (an image reference) must leave every entry as it was."""
+
+    def __init__(self, entries: list[PluginEntry]) -> None:
+        self.values = [dict(entry.value) for entry in entries]
+        self._at: dict[Span, list[tuple[int, str, str]]] = {}
+        for index, entry in enumerate(entries):
+            for path, key in entry.key_spans.items():
+                if len(path) != 1 or not isinstance(path[0], str):
+                    continue
+                self._at.setdefault(key, []).append((index, path[0], "key"))
+                value = entry.spans.get(path)
+                if value is not None:
+                    self._at.setdefault(value, []).append((index, path[0], "value"))
+                    both = replace(key, end_line=value.end_line, end_column=value.end_column)
+                    self._at.setdefault(both, []).append((index, path[0], "field"))
+
+    def apply(self, edit: Edit) -> bool:
+        """Write what `edit` means into the expected values; False when it cannot be told."""
+        for index, name, part in self._at.get(edit.span, []):
+            value = self.values[index]
+            try:
+                if part == "field" and not edit.old:
+                    key, _, written = edit.new.partition(": ")
+                    value[key] = json.loads(written)
+                elif part == "value" and edit.whole:
+                    value[name] = json.loads(edit.new)
+                elif part == "value" and isinstance(value.get(name), str):
+                    old = str(value[name])
+                    if old.count(edit.old) != 1:
+                        return False
+                    value[name] = old.replace(edit.old, edit.new)
+                elif part == "key" and name == edit.old and edit.new not in value:
+                    value[edit.new] = value.pop(name)
+                else:
+                    return False
+            except json.JSONDecodeError:
+                return False
+        return True
 
 
 def unified_diff(plan: FixPlan, files: Mapping[str, SourceFile]) -> str:

@@ -1,10 +1,14 @@
-"""`--fix` and `--diff` against a hostile pull request: real files, the real CLI, real
-processes."""
+"""`--fix` and `--diff` against a hostile pull request: edits that would spread through a
+YAML alias, file names that forge diff headers, folders swapped for links between the read
+and the write, and a file with 100,000 fixes. Real files, the real CLI, real processes."""
 
 from __future__ import annotations
 
+import hashlib
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,8 @@ from rollouts_plugin_lint.fix import NotWritten, plan_fixes, write_fixed
 from rollouts_plugin_lint.lint import run
 from rollouts_plugin_lint.settings import load_settings
 from tests.conftest import Runner
+from tests.inspect_fixtures import elf_with_inline_buildinfo
+from tests.servers import RawServer, Request, respond, serving
 
 OFFLINE = ("--offline", "--no-cache")
 LOCALHOST = "controller:\n  stepPlugins:\n    - name: a/b\n      location: file://localhost/p/b\n"
@@ -110,3 +116,33 @@ def test_a_folder_swapped_for_a_link_after_the_read_is_not_written_through(
         write_fixed(result.source_files["deploy/values.yaml"], plan.texts["deploy/values.yaml"])
     assert (outside / "values.yaml").read_text() == LOCALHOST
     assert sorted(p.name for p in outside.iterdir()) == ["values.yaml"]
+
+
+PLUGIN = elf_with_inline_buildinfo()  # a static linux/amd64 Go plugin: passes every check
+DIGEST = hashlib.sha256(PLUGIN).hexdigest()
+
+
+@pytest.fixture
+def server() -> Iterator[RawServer]:
+    def handler(connection: socket.socket, request: Request) -> None:
+        respond(connection, 200, PLUGIN)
+
+    with serving(handler) as running:
+        yield running
+
+
+def test_a_pin_that_would_change_another_field_is_not_written(
+    runner: Runner, server: RawServer
+) -> None:
+    # `, sha256: "..."` after the value of an explicit key made `location` a mapping
+    # ({"<url>, sha256": "<digest>"}) with as many entries as before, and it was written.
+    before = (
+        "controller:\n  trafficRouterPlugins:\n"
+        f"    - name: a/b\n      ? location\n      : {server.url('/b-linux-amd64')}\n"
+    )
+    path = runner.write("values.yaml", before)
+
+    _, out, _ = runner.run("--allow-private-addresses", "--no-cache", "--fix", ".")
+
+    assert path.read_text() == before
+    assert f'hint: pin the file checked just now: sha256: "{DIGEST}"' in out
