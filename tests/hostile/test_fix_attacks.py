@@ -5,6 +5,9 @@ and the write, and a file with 100,000 fixes. Real files, the real CLI, real pro
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +20,7 @@ from rollouts_plugin_lint.fix import NotWritten, plan_fixes, write_fixed
 from rollouts_plugin_lint.lint import run
 from rollouts_plugin_lint.settings import load_settings
 from tests.conftest import Runner
+from tests.hostile.helpers import run_cli
 from tests.inspect_fixtures import elf_with_inline_buildinfo
 from tests.servers import RawServer, Request, respond, serving
 
@@ -146,3 +150,62 @@ def test_a_pin_that_would_change_another_field_is_not_written(
 
     assert path.read_text() == before
     assert f'hint: pin the file checked just now: sha256: "{DIGEST}"' in out
+
+
+# A release listing names the asset a fix writes into `location`: each name below would
+# add a comment, a key, a flow mapping or a line to the file; only the plain one is written.
+HOSTILE_ASSETS = [
+    "b-linux-amd64 #x",
+    'b-linux-amd64"',
+    "b-linux-amd64\n      sha256: x",
+    "b-linux-amd64{a: 1}",
+    "b-linux-amd64, c",
+    "b-linux-amd64\u2028x",
+]
+
+
+@pytest.mark.parametrize("asset", [*HOSTILE_ASSETS, "b_linux_amd64"])
+def test_an_asset_name_from_a_release_listing_is_written_only_as_plain_text(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, asset: str
+) -> None:
+    listing = json.dumps(
+        [{"tag_name": "v1.0.0", "draft": False, "assets": [{"name": asset}]}]
+    ).encode()
+
+    def api(connection: socket.socket, request: Request) -> None:
+        respond(connection, 200, listing, {"Content-Type": "application/json"})
+
+    with (
+        serving(api) as github,
+        serving(lambda connection, _: respond(connection, 404, b"Not Found")) as downloads,
+    ):
+        monkeypatch.setenv("GITHUB_API_URL", github.url("/api"))
+        monkeypatch.setenv("GITHUB_SERVER_URL", f"http://127.0.0.1:{downloads.port}")
+        url = downloads.url("/o/r/releases/download/v1.0.0/b-linux-amd64")
+        before = f"controller:\n  trafficRouterPlugins:\n    - name: a/b\n      location: {url}\n"
+        path = runner.write("values.yaml", before)
+        runner.run("--allow-private-addresses", "--no-cache", "--fix", ".")
+
+    if asset in HOSTILE_ASSETS:
+        assert path.read_text() == before
+    else:
+        assert path.read_text() == before.replace("b-linux-amd64", asset)
+
+
+def test_diff_context_cannot_reach_the_terminal_or_the_actions_runner(tmp_path: Path) -> None:
+    # Markdown prose around a fixed code block is context in the diff: escapes and
+    # workflow commands there are shown, never obeyed.
+    (tmp_path / "README.md").write_text(
+        "```yaml\ncontroller:\n  stepPlugins:\n    - name: a/b\n"
+        "      location: file://localhost/p/b\n```\n"
+        "  ::warning::owned\n\x1b]0;title\x07\x1b[2J ##[error]owned\rx::error::cr\n"
+    )
+    environment = {**os.environ, "GITHUB_ACTIONS": "true"}
+
+    outcome = run_cli([*OFFLINE, "--diff", "."], tmp_path, environment)
+
+    assert "+      location: file:///p/b" in outcome.out.splitlines()
+    assert "\x1b" not in outcome.out and "\x07" not in outcome.out
+    assert "##[" not in outcome.out
+    lines = re.split(r"\r\n|\r|\n", outcome.out + outcome.err)
+    assert not [line for line in lines if line.lstrip().startswith("::")]
