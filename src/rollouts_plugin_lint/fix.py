@@ -237,10 +237,14 @@ def _reads_the_same(source: SourceFile, fixed_text: str, fixed: list[Finding]) -
     it writes: an edit that broke the file's structure, or changed what it does not name
     (a `? location` whose value became a mapping, a field of another entry), is never
     written."""
-    from rollouts_plugin_lint.extract import extract_text
+    from rollouts_plugin_lint.extract import extract_data_file, extract_text
 
-    before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
-    after = extract_text(source.display_path, fixed_text)
+    if source.data_file is not None:
+        before = extract_data_file(source.display_path, source.data, source.data_file)
+        after = extract_data_file(source.display_path, fixed_text.encode(), source.data_file)
+    else:
+        before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
+        after = extract_text(source.display_path, fixed_text)
     if not fixed or any(f.rule == "yaml-syntax" for f in after.findings):
         return False
     if len(after.entries) != len(before.entries):

@@ -209,3 +209,25 @@ def test_diff_context_cannot_reach_the_terminal_or_the_actions_runner(tmp_path: 
     assert "##[" not in outcome.out
     lines = re.split(r"\r\n|\r|\n", outcome.out + outcome.err)
     assert not [line for line in lines if line.lstrip().startswith("::")]
+
+
+@pytest.mark.parametrize("explicit_key", [False, True])
+def test_a_configmap_generator_data_file_is_checked_as_it_was_read(
+    runner: Runner, server: RawServer, explicit_key: bool
+) -> None:
+    # Read again as a file of its own, the bare list held no entries, so any edit of it
+    # "parsed to the same entries": the pin after `? location` was written here too.
+    runner.write(
+        "kustomization.yaml",
+        "configMapGenerator:\n  - name: argo-rollouts-config\n"
+        "    files:\n      - trafficRouterPlugins=plugins.yaml\n",
+    )
+    url = server.url("/b-linux-amd64")
+    location = f"  ? location\n  : {url}\n" if explicit_key else f"  location: {url}\n"
+    before = f"- name: a/b\n{location}"
+    path = runner.write("plugins.yaml", before)
+
+    runner.run("--allow-private-addresses", "--no-cache", "--fix", ".")
+
+    pinned = f'{before}  sha256: "{DIGEST}"\n'
+    assert path.read_text() == (before if explicit_key else pinned)
