@@ -231,3 +231,29 @@ def test_a_configmap_generator_data_file_is_checked_as_it_was_read(
 
     pinned = f'{before}  sha256: "{DIGEST}"\n'
     assert path.read_text() == (before if explicit_key else pinned)
+
+
+def test_a_hard_link_to_a_file_outside_is_broken_never_written_through(
+    runner: Runner, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(LOCALHOST)
+    os.link(outside, runner.root / "values.yaml")
+
+    runner.run(*OFFLINE, "--fix", ".")
+
+    assert (runner.root / "values.yaml").read_text() == LOCALHOST.replace("localhost", "")
+    assert outside.read_text() == LOCALHOST
+
+
+def test_a_linked_folder_is_never_fixed(runner: Runner, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "values.yaml").write_text(LOCALHOST)
+    (runner.root / "deploy").symlink_to(outside)
+
+    runner.run(*OFFLINE, "--fix", ".")
+    runner.run(*OFFLINE, "--fix", "deploy/values.yaml")
+
+    assert (outside / "values.yaml").read_text() == LOCALHOST
+    assert sorted(p.name for p in outside.iterdir()) == ["values.yaml"]
