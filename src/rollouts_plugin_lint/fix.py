@@ -31,12 +31,13 @@ from rollouts_plugin_lint.printable import printable
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9._~:/?&=%+@!$*()-]+")
 # The start of a block sequence item or mapping line: only indentation and `- ` markers.
 _BLOCK_PREFIX = re.compile(r"(?: *- +)* *")
-# A YAML alias (`*name`, `<<: *name`) where a node can start: the node it names is read in
-# two places (or merged into other mappings), so an edit of it would change them all. In
-# the file's whole text, so a YAML text inside a string (ConfigMap data, helm.values)
-# counts too; a Markdown `*emphasis*` after a `- ` or `: ` is taken for one, and its file
-# then keeps its fixes as hints.
-_ALIAS = re.compile(r"(?:^|[-:?,\[{])[ \t]*(?:![^\s]*[ \t]+)?\*[^\s,\[\]{}]", re.MULTILINE)
+# A YAML alias (`*name`, `<<: *name`) where a node can start: after an indicator or at the
+# head of a line, any of YAML's line breaks ending the line before (a CR alone too). The
+# node it names is read in two places (or merged into other mappings), so an edit of it
+# would change them all. In the file's whole text, so a YAML text inside a string
+# (ConfigMap data, helm.values) counts too; a Markdown `*emphasis*` after a `- ` or `: `
+# is taken for one, and its file then keeps its fixes as hints.
+_ALIAS = re.compile(r"(?:\A|[-:?,\[{\r\n\x85\u2028\u2029])[ \t]*(?:![^\s]*[ \t]+)?\*[^\s,\[\]{}]")
 
 
 @dataclass
@@ -214,7 +215,8 @@ class _Changes:
         return False
 
     def applied_to(self, text: str) -> str:
-        pieces, done = [], 0
+        pieces: list[str] = []
+        done = 0
         for start, end, new_text in self.sorted:
             pieces += (text[done:start], new_text)
             done = end

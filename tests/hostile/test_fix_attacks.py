@@ -33,6 +33,10 @@ SHARED = {
         "env:\n  PLUGIN_URL: &url file://localhost/p/b\n"
         "controller:\n  stepPlugins:\n    - name: a/b\n      location: *url\n"
     ),
+    "an alias on the line after its key, lines ending in CR alone": (
+        "env:\r  PLUGIN_URL: &url file://localhost/p/b\r"
+        "controller:\r  stepPlugins:\r    - name: a/b\r      location:\r        *url\r"
+    ),
     "a merge key shared with a mapping that is no plugin entry": (
         "defaults: &plugin\n  pluginLocation: file:///p/b\n"
         "mirror:\n  <<: *plugin\n"
@@ -54,7 +58,7 @@ def test_an_edit_never_spreads_through_a_yaml_alias(runner: Runner, case: str) -
 
     _, out, _ = runner.run(*OFFLINE, "--fix", ".")
 
-    assert path.read_text() == SHARED[case]
+    assert path.read_bytes() == SHARED[case].encode()
     assert "hint: " in out  # the fix, shown and not written
 
 
