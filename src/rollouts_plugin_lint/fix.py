@@ -93,7 +93,7 @@ def _fix_file(
     left: list[Finding] = []
     for finding in sorted(findings, key=lambda f: f.sort_key):
         assert finding.fix is not None
-        changes = _changes(text, starts, finding.fix)
+        changes = _changes(text, starts, finding.fix, source.display_path)
         if not changes or not accepted.add_all(changes):
             left.append(finding)
             continue
@@ -120,12 +120,15 @@ def _offset(text: str, starts: list[int], line: int, column: int) -> int | None:
     return offset if starts[line - 1] <= offset <= line_end else None
 
 
-def _changes(text: str, starts: list[int], fix: Fix) -> list[tuple[int, int, str]] | None:
+def _changes(
+    text: str, starts: list[int], fix: Fix, path: str
+) -> list[tuple[int, int, str]] | None:
     """The (start, end, new text) replacements of a fix, or None when the file does not read
     what the fix expects at each span."""
     changes = []
     for edit in fix.edits:
-        change = _change(text, starts, edit)
+        # Positions are those of the file the edit names: in another file they mean nothing.
+        change = _change(text, starts, edit) if edit.span.path == path else None
         if change is None:
             return None
         changes.append(change)

@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rollouts_plugin_lint.fix import NotWritten, plan_fixes, write_fixed
 from rollouts_plugin_lint.lint import run
+from rollouts_plugin_lint.model import Edit, Finding, Fix, Severity, SourceFile, Span
 from rollouts_plugin_lint.settings import load_settings
 from tests.conftest import Runner
 from tests.hostile.helpers import run_cli
@@ -261,3 +263,24 @@ def test_a_linked_folder_is_never_fixed(runner: Runner, tmp_path: Path) -> None:
 
     assert (outside / "values.yaml").read_text() == LOCALHOST
     assert sorted(p.name for p in outside.iterdir()) == ["values.yaml"]
+
+
+def test_an_edit_is_applied_only_to_the_file_its_span_names() -> None:
+    # The same text at the same place in two files: an edit of an image reference (no
+    # entry's field, so the entries say nothing) that names the other file's span was
+    # applied to the finding's file.
+    text = f"{LOCALHOST}image: repo/plugin:0.5.0\n".encode()
+    at = Span("deploy.yaml", 5, 8, 5, 25)
+    fix = Fix("image: repo/plugin:v0.5.0", (Edit(at, "repo/plugin:0.5.0", "repo/plugin:v0.5.0"),))
+    finding = Finding("release-tag", Severity.ERROR, replace(at, path="values.yaml"), "m",
+                      fix=fix)  # fmt: skip
+    files = {"values.yaml": SourceFile("values.yaml", None, text)}
+
+    assert plan_fixes([finding], files).texts == {}
+    assert plan_fixes([replace(finding, fix=_in(fix, "values.yaml"))], files).texts == {
+        "values.yaml": text.replace(b":0.5.0", b":v0.5.0")
+    }
+
+
+def _in(fix: Fix, path: str) -> Fix:
+    return replace(fix, edits=tuple(replace(e, span=replace(e.span, path=path)) for e in fix.edits))
