@@ -284,3 +284,12 @@ def test_an_edit_is_applied_only_to_the_file_its_span_names() -> None:
 
 def _in(fix: Fix, path: str) -> Fix:
     return replace(fix, edits=tuple(replace(e, span=replace(e.span, path=path)) for e in fix.edits))
+
+
+def test_a_fixed_file_location_keeps_its_escapes(runner: Runner) -> None:
+    # Decoded, `/p%3Fx` (the file `/p?x`) was written `file:///p?x`: the file `/p`.
+    path = runner.write("values.yaml", LOCALHOST.replace("/p/b", "/p%3Fx"))
+
+    runner.run(*OFFLINE, "--fix", ".")
+
+    assert path.read_text() == LOCALHOST.replace("localhost/p/b", "/p%3Fx")
