@@ -3,15 +3,19 @@ spans in the bytes that were checked, so comments, quoting, indentation, key ord
 endings stay as they were; and the writing of the fixed files.
 
 An edit is applied only where the file reads what the finding says is there; a span that
-is approximate (a folded or escaped string), an encoding other than UTF-8, a fix that would
-overlap another, or a result that no longer parses to the same entries leaves the file as
-it is, and the finding keeps its fix as a hint."""
+is approximate (a folded or escaped string), an encoding other than UTF-8, a file with a
+YAML alias (one node's text read in several places), a fix that would overlap another, or
+a result that no longer parses to the same entries with only the fixed fields changed as
+the fixes say leaves the file as it is, and the finding keeps its fix as a hint."""
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import difflib
+import errno
+import json
 import os
 import re
 import secrets
@@ -19,13 +23,21 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, SourceFile
+from rollouts_plugin_lint.model import LINE_BREAK, Edit, Finding, Fix, PluginEntry, SourceFile, Span
+from rollouts_plugin_lint.printable import printable
 
 # What a replacement may write inside a scalar of any quoting style without changing how
 # the scalar reads: no quote, escape, comment, flow indicator or line break.
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9._~:/?&=%+@!$*()-]+")
 # The start of a block sequence item or mapping line: only indentation and `- ` markers.
 _BLOCK_PREFIX = re.compile(r"(?: *- +)* *")
+# A YAML alias (`*name`, `<<: *name`) where a node can start: after an indicator or at the
+# head of a line, any of YAML's line breaks ending the line before (a CR alone too). The
+# node it names is read in two places (or merged into other mappings), so an edit of it
+# would change them all. In the file's whole text, so a YAML text inside a string
+# (ConfigMap data, helm.values) counts too; a Markdown `*emphasis*` after a `- ` or `: `
+# is taken for one, and its file then keeps its fixes as hints.
+_ALIAS = re.compile(r"(?:\A|[-:?,\[{\r\n\x85\u2028\u2029])[ \t]*(?:![^\s]*[ \t]+)?\*[^\s,\[\]{}]")
 
 
 @dataclass
@@ -73,25 +85,23 @@ def _fix_file(
         text = source.data.decode(encoding)
     except UnicodeDecodeError:
         return None, [], findings
+    if _ALIAS.search(text):
+        return None, [], findings
     starts = _line_starts(text)
-    accepted: list[tuple[int, int, str]] = []
+    accepted = _Changes()
     fixed: list[Finding] = []
     left: list[Finding] = []
     for finding in sorted(findings, key=lambda f: f.sort_key):
         assert finding.fix is not None
-        changes = _changes(text, starts, finding.fix)
-        if not changes or any(_overlaps(change, accepted) for change in changes):
+        changes = _changes(text, starts, finding.fix, source.display_path)
+        if not changes or not accepted.add_all(changes):
             left.append(finding)
             continue
-        new = [change for change in changes if change not in accepted]
-        accepted.extend(new)
         fixed.append(finding)
-    if not accepted:
+    if not accepted.sorted:
         return None, [], left
-    fixed_text = text
-    for start, end, new_text in sorted(accepted, reverse=True):
-        fixed_text = fixed_text[:start] + new_text + fixed_text[end:]
-    if not _reads_the_same(source, fixed_text, len(fixed)):
+    fixed_text = accepted.applied_to(text)
+    if not _reads_the_same(source, fixed_text, fixed):
         return None, [], fixed + left
     return fixed_text.encode(encoding), fixed, left
 
@@ -110,12 +120,15 @@ def _offset(text: str, starts: list[int], line: int, column: int) -> int | None:
     return offset if starts[line - 1] <= offset <= line_end else None
 
 
-def _changes(text: str, starts: list[int], fix: Fix) -> list[tuple[int, int, str]] | None:
+def _changes(
+    text: str, starts: list[int], fix: Fix, path: str
+) -> list[tuple[int, int, str]] | None:
     """The (start, end, new text) replacements of a fix, or None when the file does not read
     what the fix expects at each span."""
     changes = []
     for edit in fix.edits:
-        change = _change(text, starts, edit)
+        # Positions are those of the file the edit names: in another file they mean nothing.
+        change = _change(text, starts, edit) if edit.span.path == path else None
         if change is None:
             return None
         changes.append(change)
@@ -181,30 +194,119 @@ def _first_break(text: str) -> str:
     return match.group() if match else "\n"
 
 
-def _overlaps(change: tuple[int, int, str], accepted: list[tuple[int, int, str]]) -> bool:
+class _Changes:
+    """The accepted (start, end, new text) replacements of a file, sorted and never
+    overlapping, so each new one is checked against its neighbours only: a file with
+    100,000 fixes is planned in linear time, not in 10^10 comparisons."""
+
+    def __init__(self) -> None:
+        self.sorted: list[tuple[int, int, str]] = []
+
+    def add_all(self, changes: list[tuple[int, int, str]]) -> bool:
+        """Accept all of `changes`, or none when one overlaps an accepted one (the same
+        edit from another finding is applied once)."""
+        if any(self._conflicts(change) for change in changes):
+            return False
+        for change in changes:
+            at = bisect.bisect_left(self.sorted, change)
+            if self.sorted[at : at + 1] != [change]:
+                self.sorted.insert(at, change)
+        return True
+
+    def _conflicts(self, change: tuple[int, int, str]) -> bool:
+        start = change[0]
+        # Accepted changes are disjoint, so only those next to `start` can overlap.
+        at = bisect.bisect_left(self.sorted, (start, -1, ""))
+        for other in self.sorted[max(0, at - 1) : at + 2]:
+            if other != change and _overlap(change, other):
+                return True
+        return False
+
+    def applied_to(self, text: str) -> str:
+        pieces: list[str] = []
+        done = 0
+        for start, end, new_text in self.sorted:
+            pieces += (text[done:start], new_text)
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+
+def _overlap(change: tuple[int, int, str], other: tuple[int, int, str]) -> bool:
     start, end, _ = change
-    for other in accepted:
-        if other == change:
-            continue  # the same edit from another finding: applied once
-        other_start, other_end, _ = other
-        if start == end == other_start == other_end:
-            return True  # two insertions at one point: their order would be a guess
-        if start < other_end and other_start < end:
-            return True
-        if start == end and other_start < start < other_end:
-            return True
-    return False
+    other_start, other_end, _ = other
+    if start == end == other_start == other_end:
+        return True  # two insertions at one point: their order would be a guess
+    if start < other_end and other_start < end:
+        return True
+    return start == end and other_start < start < other_end
 
 
-def _reads_the_same(source: SourceFile, fixed_text: str, fixes: int) -> bool:
-    """The fixed text still parses, to as many plugin entries as before: an edit that broke
-    the file's structure is never written."""
-    from rollouts_plugin_lint.extract import extract_text
+def _reads_the_same(source: SourceFile, fixed_text: str, fixed: list[Finding]) -> bool:
+    """The fixed text still parses, to the same plugin entries but for what each edit says
+    it writes: an edit that broke the file's structure, or changed what it does not name
+    (a `? location` whose value became a mapping, a field of another entry), is never
+    written."""
+    from rollouts_plugin_lint.extract import extract_data_file, extract_text
 
-    before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
-    after = extract_text(source.display_path, fixed_text)
-    broken = any(f.rule == "yaml-syntax" for f in after.findings)
-    return fixes > 0 and not broken and len(after.entries) == len(before.entries)
+    if source.data_file is not None:
+        before = extract_data_file(source.display_path, source.data, source.data_file)
+        after = extract_data_file(source.display_path, fixed_text.encode(), source.data_file)
+    else:
+        before = extract_text(source.display_path, source.data.decode("utf-8-sig", "replace"))
+        after = extract_text(source.display_path, fixed_text)
+    if not fixed or any(f.rule == "yaml-syntax" for f in after.findings):
+        return False
+    if len(after.entries) != len(before.entries):
+        return False
+    expected = _Expected(before.entries)
+    edits = {edit for finding in fixed if finding.fix for edit in finding.fix.edits}
+    if not all(expected.apply(edit) for edit in edits):
+        return False
+    return [entry.value for entry in after.entries] == expected.values
+
+
+class _Expected:
+    """The values of a file's entries as its edits should leave them. An edit is found by
+    its span: a field's key (a rename), its value, or both (a field added after it); an
+    edit of no entry's field (an image reference) must leave every entry as it was."""
+
+    def __init__(self, entries: list[PluginEntry]) -> None:
+        self.values = [dict(entry.value) for entry in entries]
+        self._at: dict[Span, list[tuple[int, str, str]]] = {}
+        for index, entry in enumerate(entries):
+            for path, key in entry.key_spans.items():
+                if len(path) != 1 or not isinstance(path[0], str):
+                    continue
+                self._at.setdefault(key, []).append((index, path[0], "key"))
+                value = entry.spans.get(path)
+                if value is not None:
+                    self._at.setdefault(value, []).append((index, path[0], "value"))
+                    both = replace(key, end_line=value.end_line, end_column=value.end_column)
+                    self._at.setdefault(both, []).append((index, path[0], "field"))
+
+    def apply(self, edit: Edit) -> bool:
+        """Write what `edit` means into the expected values; False when it cannot be told."""
+        for index, name, part in self._at.get(edit.span, []):
+            value = self.values[index]
+            try:
+                if part == "field" and not edit.old:
+                    key, _, written = edit.new.partition(": ")
+                    value[key] = json.loads(written)
+                elif part == "value" and edit.whole:
+                    value[name] = json.loads(edit.new)
+                elif part == "value" and isinstance(value.get(name), str):
+                    old = str(value[name])
+                    if old.count(edit.old) != 1:
+                        return False
+                    value[name] = old.replace(edit.old, edit.new)
+                elif part == "key" and name == edit.old and edit.new not in value:
+                    value[edit.new] = value.pop(name)
+                else:
+                    return False
+            except json.JSONDecodeError:
+                return False
+        return True
 
 
 def unified_diff(plan: FixPlan, files: Mapping[str, SourceFile]) -> str:
@@ -213,7 +315,9 @@ def unified_diff(plan: FixPlan, files: Mapping[str, SourceFile]) -> str:
     for path in sorted(plan.texts):
         old = files[path].data.decode("utf-8-sig", "replace").splitlines(keepends=True)
         new = plan.texts[path].decode("utf-8-sig", "replace").splitlines(keepends=True)
-        lines = difflib.unified_diff(old, new, f"a/{path}", f"b/{path}")
+        # Escaped, line breaks too: a file named `x\n+++ b/y` would add a header line.
+        name = printable(path, None)
+        lines = difflib.unified_diff(old, new, f"a/{name}", f"b/{name}")
         chunks.append("".join(line if line.endswith("\n") else line + "\n" for line in lines))
     return "".join(chunks)
 
@@ -226,35 +330,78 @@ def write_fixed(source: SourceFile, data: bytes) -> None:
     """Replace the file `source` was read from with `data`, only while it still holds the
     bytes that were checked, never through a symbolic link, keeping its permission bits. A
     new file written beside it and renamed over it, so a concurrent reader (pre-commit runs
-    hooks in parallel) sees the old bytes or the new, never half a file."""
+    hooks in parallel) sees the old bytes or the new, never half a file.
+
+    Every step works in the folder opened once, one path component at a time without
+    following a link (its path was resolved when the file was read): a folder swapped for
+    a link since then is refused, never followed out of the checkout."""
     if source.real is None:
         raise NotWritten("read from stdin")
+    folder, name = os.path.split(source.real)
+    try:
+        folder_fd = _open_folder(folder)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotWritten("a folder on its path is now a symbolic link") from error
+        raise NotWritten(error.strerror or str(error)) from error
+    try:
+        _replace(folder, folder_fd, name, source.data, data)
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+
+
+# Where the platform has no `openat` (Windows), the folder is named by its path. Python
+# lists `os.rename`, not `os.replace` (the same call where both take dir_fd).
+_BY_FOLDER = {os.open, os.rename, os.unlink} <= os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
+
+
+def _open_folder(folder: str) -> int | None:
+    if not _BY_FOLDER:
+        return None
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(os.sep if os.path.isabs(folder) else os.curdir, flags)
+    try:
+        for part in folder.split(os.sep):
+            if part:
+                inner = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _replace(folder: str, folder_fd: int | None, name: str, checked: bytes, data: bytes) -> None:
+    def at(file_name: str) -> str:  # relative to `folder_fd`, or the path without one
+        return file_name if folder_fd is not None else os.path.join(folder, file_name)
+
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(source.real, flags)
+        fd = os.open(at(name), flags, dir_fd=folder_fd)
     except OSError as error:
         raise NotWritten(error.strerror or str(error)) from error
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
             raise NotWritten("no longer a regular file")
-        if os.read(fd, len(source.data) + 1) != source.data:
+        if os.read(fd, len(checked) + 1) != checked:
             raise NotWritten("changed since it was checked")
     finally:
         os.close(fd)
-    folder, name = os.path.split(source.real)
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.rollouts-plugin-lint")
+    temporary = at(f".{name}.{secrets.token_hex(6)}.rollouts-plugin-lint")
     create = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(temporary, create, 0o600)
+        fd = os.open(temporary, create, 0o600, dir_fd=folder_fd)
         try:
             os.fchmod(fd, stat.S_IMODE(status.st_mode))  # as it was, whatever the umask
             with open(fd, "wb", closefd=False) as stream:
                 stream.write(data)
         finally:
             os.close(fd)
-        os.replace(temporary, source.real)
+        os.replace(temporary, at(name), src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
     except OSError as error:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(temporary, dir_fd=folder_fd)
         raise NotWritten(error.strerror or str(error)) from error

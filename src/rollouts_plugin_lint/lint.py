@@ -157,7 +157,7 @@ def _extract_data_file(
     inner = extract_data_file(read.display_path, read.data, data_file)
     result.entries.extend(inner.entries)
     findings.extend(inner.findings)
-    texts[read.display_path] = read
+    texts[read.display_path] = replace(read, data_file=data_file)
 
 
 def _verify_downloads(

@@ -229,11 +229,14 @@ class Finding:
 @dataclass(frozen=True)
 class SourceFile:
     """A file a finding points into: its bytes as checked, and where they were read from
-    (None for standard input). `--fix` writes only to `real`, and only these bytes."""
+    (None for standard input). `--fix` writes only to `real`, and only these bytes.
+    `data_file`: the reference that made the whole file one data value, which is how it
+    was read (and how `--fix` reads it again)."""
 
     display_path: str
     real: str | None
     data: bytes
+    data_file: DataFileReference | None = None
 
 
 @dataclass(frozen=True)

@@ -368,8 +368,9 @@ def _check_file(
             "location-format",
             f"`file://localhost{location.path}` resolves to the relative path "
             f"`localhost{location.path}` (`{source}`), not `{location.path}`",
-            f"location: file://{location.path}",
-            fix=new_location(entry, f"file://{location.path}"),
+            f"location: file://{location.raw_path}",
+            # As written: decoded, `%3F` would become a query, and the file another.
+            fix=new_location(entry, f"file://{location.raw_path}"),
         )
         return
     name = entry.name
