@@ -49,7 +49,8 @@ _MAX_COUNTED_BYTES = 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 # Files read: YAML and JSON, Markdown for the YAML code blocks of plugin docs, Terraform
 # for the helm_release resources of the chart.
-READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown", ".tf")
+TERRAFORM_SUFFIXES = (".tf",)
+READ_SUFFIXES = (*YAML_SUFFIXES, ".md", ".markdown", *TERRAFORM_SUFFIXES)
 # Text files that can hold a plugin list we do not read (Terraform variables, a shell
 # heredoc, a template rendered elsewhere). A walk counts those that mention a plugin key,
 # so the run can say what it did not check.

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import codecs
 
-from rollouts_plugin_lint.discover import MAX_FILE_BYTES
+from rollouts_plugin_lint.discover import MAX_FILE_BYTES, TERRAFORM_SUFFIXES
 from rollouts_plugin_lint.extract.containers import walk_env_file
 from rollouts_plugin_lint.extract.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from rollouts_plugin_lint.extract.positions import FILE
-from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, extract_terraform
 from rollouts_plugin_lint.extract.walker import FIELDS, Extraction, Walker
 from rollouts_plugin_lint.model import DataFileReference, Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions
@@ -74,6 +73,10 @@ def extract_text(
     if path.lower().endswith(MARKDOWN_SUFFIXES):
         return extract_markdown(path, text, versions, forced)
     if path.lower().endswith(TERRAFORM_SUFFIXES):
+        # Its HCL reader is imported only for a .tf file: a pre-commit call on YAML
+        # files does not pay for it.
+        from rollouts_plugin_lint.extract.terraform import extract_terraform
+
         return extract_terraform(path, text, versions, forced)
     walker = Walker(path, versions, forced)
     looks_templated = "{{" in text or "/templates/" in f"/{path}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from rollouts_plugin_lint.discover import (
     KUSTOMIZATION_FILES,
+    TERRAFORM_SUFFIXES,
     Repository,
     checked_root,
     display_path,
@@ -34,7 +35,6 @@ from rollouts_plugin_lint.extract.hints import (
     kustomization_versions,
     value_file_references,
 )
-from rollouts_plugin_lint.extract.terraform import TERRAFORM_SUFFIXES, release_value_files
 from rollouts_plugin_lint.extract.yamlnodes import Node, YamlProblem, compose_documents
 from rollouts_plugin_lint.versions import Versions
 
@@ -173,6 +173,8 @@ class _Context:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return
+        from rollouts_plugin_lint.extract.terraform import release_value_files  # HCL: .tf only
+
         for versions, relative in release_value_files(text):
             target = self._inside(os.path.join(os.path.dirname(path), relative))
             if target is not None:

@@ -46,8 +46,6 @@ from rollouts_plugin_lint.extract.yamlnodes import (
 from rollouts_plugin_lint.model import LINE_BREAK, PLUGIN_KEYS, Finding, Severity, Span
 from rollouts_plugin_lint.versions import Versions, parse_version, show
 
-TERRAFORM_SUFFIXES = (".tf",)
-
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
