@@ -568,3 +568,31 @@ def test_the_text_report_counts_what_fix_would_fix(runner: Runner) -> None:
 
     assert out.splitlines()[-2] == "3 fixable with --fix (1 more with --unsafe-fixes)"
     assert fixed.splitlines()[-2] == "1 fixable with --fix --unsafe-fixes"
+
+
+def test_a_file_edited_during_the_run_is_not_fixed_and_the_run_says_so(runner: Runner) -> None:
+    """The server of one location edits the file while the run is downloading: the fix
+    planned from the bytes read before is not written, and a warning names the file, also
+    when the run lints again for the fixes of another file."""
+    path = runner.root / "values.yaml"
+
+    def handler(connection: socket.socket, _request: Request) -> None:
+        path.write_text(path.read_text() + "# edited meanwhile\n")
+        respond(connection, 200, PLUGIN)
+
+    with serving(handler) as server:
+        before = (
+            "controller:\n  stepPlugins:\n    - name: a/s\n      pluginLocation: file:///p/s\n"
+            f"    - name: a/d\n      location: {server.url('/d-linux-amd64')}\n"
+        )
+        runner.write("values.yaml", before)
+        # Another file is fixed in the same round, so the run lints again after it.
+        other = runner.write("other.yaml", CASES["file://localhost"][0])
+        code, _, err = online(runner, "--fix")
+
+    assert other.read_text() == CASES["file://localhost"][1]
+    assert path.read_text().startswith(before + "# edited meanwhile\n")
+    assert (
+        "rollouts-plugin-lint: warning: values.yaml: not fixed: changed since it was checked" in err
+    )
+    assert code == 1
