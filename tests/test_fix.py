@@ -61,6 +61,10 @@ CASES = {
         '{"controller": {"trafficRouterPlugins": [{"name": "a/b", "location": '
         '"file:///plugins/b", "sha256": "x"}]}}\n',
     ),
+    "a field spelled in another case": (
+        "controller:\n  stepPlugins:\n    - Name: a/b\n      LOCATION: file:///p/b\n",
+        "controller:\n  stepPlugins:\n    - name: a/b\n      location: file:///p/b\n",
+    ),
     "uppercase digest with a prefix": (
         "controller:\n  metricProviderPlugins:\n    - name: a/b\n"
         "      location: https://example.com/b-linux-amd64\n"

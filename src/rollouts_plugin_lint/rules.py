@@ -589,7 +589,8 @@ _RULES = [
 
 _AUTOFIXES = {
     "unknown-field": "safe: renames the key when it has one obvious meaning (`pluginLocation`, "
-    "`url`, `sha265`) and the entry has no such field yet.",
+    "`url`, `sha265`) and the entry has no such field yet, and writes a field the controller "
+    "matches only without regard to case as it is spelled (`Location` -> `location`).",
     "sha256-format": "safe: lowercases the digest and drops a `sha256:` prefix or surrounding "
     "whitespace, when what is left is 64 hex characters.",
     "schema": 'safe: a quoted boolean in `disabled` unquoted (`"false"` -> `false`, YAML 1.1 '

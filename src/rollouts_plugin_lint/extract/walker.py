@@ -38,6 +38,7 @@ from rollouts_plugin_lint.model import (
     PLUGIN_KEYS,
     ControllerMounts,
     DataFileReference,
+    Edit,
     Finding,
     Fix,
     Origin,
@@ -615,6 +616,7 @@ class Walker:
         for written, key, _ in pairs:
             field_name = _CANONICAL.get(_go_fold(written), written)
             if field_name != written and field_name in FIELDS:
+                rename = Edit(locator.span(key), written, field_name)
                 self._finding(
                     "unknown-field",
                     locator.span(key),
@@ -623,6 +625,7 @@ class Walker:
                     severity=Severity.WARNING,
                     plugin=plugin,
                     kind=place.kind,
+                    fix=Fix(f"rename `{written}` to `{field_name}`", (rename,)),
                 )
         for field_name, (used_key, lost_key) in shadowed:
             first, second = sorted((used_key, lost_key), key=lambda k: k.start_mark.index)
