@@ -242,3 +242,17 @@ def test_eight_mib_of_key_heads_before_a_plugin_list(tmp_path: Path) -> None:
     outcome, report = run_bomb(tmp_path, f"heads: {heads}{tail}")
     print(f"8 MiB of `step` before a plugin list: {outcome.seconds:.1f} s")
     assert ("platform-mismatch", "acme/bomb") in {(r, p) for r, p, _ in findings_in_bomb(report)}
+
+
+def test_an_entry_with_ten_thousand_keys_of_its_own_is_no_merge_bomb(tmp_path: Path) -> None:
+    """The merge budget counts what `<<` brings: an entry's own keys, however many, were
+    counted too, and the run ended in a traceback looking for the `<<` to blame."""
+    keys = "".join(f"      k{number}: 1\n" for number in range(10_001))
+    bomb = (
+        "controller:\n  trafficRouterPlugins:\n    - name: acme/bomb\n"
+        "      location: https://plugins.acme.io/bomb-darwin-arm64\n" + keys
+    )
+    _, report = run_bomb(tmp_path, bomb)
+    found = findings_in_bomb(report)
+    assert ("platform-mismatch", "acme/bomb") in {(r, p) for r, p, _ in found}, found
+    assert sum(rule == "unknown-field" for rule, _, _ in found) == 10_001

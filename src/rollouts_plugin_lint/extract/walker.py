@@ -757,16 +757,17 @@ def _apply(
     budget: list[int],
 ) -> None:
     """Merges nest, and aliases let nine copies of a mapping merge nine of the one before,
-    thirty deep: `budget` counts the keys visited and raises TooLarge, as yaml.v2 refuses
-    such a document ("excessive aliasing")."""
-    budget[0] -= len(mapping.value)
-    if budget[0] < 0:
-        raise TooLarge
+    thirty deep: `budget` counts the keys merges bring and raises TooLarge, as yaml.v2
+    refuses such a document ("excessive aliasing"). The keys written in the mapping itself
+    are not counted: however many, they are the file's own size, and no merge."""
     for key, value in mapping.value:
         if is_merge_key(key):
             sources = value.value if isinstance(value, SequenceNode) else [value]
             for source in reversed(sources):
                 if isinstance(source, MappingNode) and id(source) not in active:
+                    budget[0] -= len(source.value)
+                    if budget[0] < 0:
+                        raise TooLarge
                     _apply(source, into, active | {id(source)}, budget)
         else:
             into[key_text(key) or "<complex key>"] = (key, value)
