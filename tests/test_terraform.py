@@ -491,6 +491,60 @@ def test_locals_that_expand_without_bound_are_one_note() -> None:
     assert note.span.line == at(text, "resource")[0]
 
 
+
+def _run_bound(project: Path, text: str) -> dict[str, Any]:
+    """One `.tf` file in a real run, under a limit that bounds a hang (the fixed run takes
+    seconds) and 1 GiB of peak memory."""
+    project.mkdir()
+    (project / "main.tf").write_text(text)
+    outcome = run_cli(["--format", "json", "--offline", "--no-cache", "."], project, limit=180)
+    outcome.assert_report()
+    assert outcome.peak_rss < 1024**3, f"peak memory {outcome.peak_rss / 1024**2:.0f} MiB"
+    report: dict[str, Any] = json.loads(outcome.out)
+    return report
+
+
+def test_set_indices_far_apart_count_against_the_release_bound(tmp_path: Path) -> None:
+    """strvals pads a list with nulls up to a `set` index: 2,000 `set`s of `[9999]`, each
+    into a list of its own, made 20 million nodes (4.4 GB, a minute) of a 160 KB file."""
+    sets = "".join(
+        f'  set {{\n    name  = "controller.trafficRouterPlugins[{number}][9999]"\n'
+        '    value = "x"\n  }\n'
+        for number in range(2_000)
+    )
+    text = 'resource "helm_release" "r" {\n  chart = "argo-rollouts"\n' + sets + "}\n"
+    report = _run_bound(tmp_path / "project", text)
+    (note,) = report["findings"]
+    assert "expands to more than 100,000 values" in note["message"]
+    assert note["line"] == 1
+
+
+def test_two_large_yamlencode_values_merge_in_linear_time(tmp_path: Path) -> None:
+    """Helm merges the `values` items key by key: each key was looked up by a scan of the
+    other object's keys, 24,000² steps for two objects of 24,000 keys (minutes)."""
+    keys = "{" + ", ".join(f"k{number} = 1" for number in range(24_000)) + "}"
+    text = (
+        'resource "helm_release" "r" {\n  chart = "argo-rollouts"\n  values = [\n'
+        "    yamlencode({ controller = { trafficRouterPlugins = [{ name = \"a/b\" }] } }),\n"
+        f"    yamlencode({keys}),\n    yamlencode({keys}),\n  ]\n}}\n"
+    )
+    report = _run_bound(tmp_path / "project", text)
+    assert found(report, "schema") == [("main.tf", *at(text, "{ name"))]  # no location: judged
+
+
+def test_many_set_blocks_into_one_mapping_are_linear(tmp_path: Path) -> None:
+    """Each `set` looked its key up by a scan of the mapping it writes into: 15,000 keys
+    set into one entry took some 90 s."""
+    sets = "".join(
+        f'  set {{\n    name  = "controller.trafficRouterPlugins[0].k{number}"\n'
+        '    value = "x"\n  }\n'
+        for number in range(15_000)
+    )
+    text = 'resource "helm_release" "r" {\n  chart = "argo-rollouts"\n' + sets + "}\n"
+    report = _run_bound(tmp_path / "project", text)
+    assert len(found(report, "unknown-field")) == 15_000
+
+
 _FRAGMENTS = [
     'resource "helm_release" "r" {', "}", "{", "[", "]", "(", ")", "=", ",", ":", "\n", " ",
     'chart = "argo-rollouts"', "values = [", "yamlencode(", "<<EOF\n", "<<-EOF\n", "EOF\n",

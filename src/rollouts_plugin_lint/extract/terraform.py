@@ -130,6 +130,10 @@ class _Release:
     computed: dict[int, list[int]] = field(default_factory=dict)
     noted: set[str] = field(default_factory=set)
     nodes_left: int = MAX_NODES_PER_RELEASE
+    # Where each key of a mapping `set` writes into sits, by the mapping's id (the mapping
+    # kept with it, so that the id stays its own): thousands of `set`s into one mapping
+    # were a scan of its keys each.
+    set_keys: dict[int, tuple[MappingNode, dict[str | None, int]]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -162,7 +166,7 @@ class _Release:
         except _TooLarge:
             self._note(self.block.start, f"helm_release `{_shown(self.name)}` expands to "
                        f"more than {MAX_NODES_PER_RELEASE:,} values (`local`s used over and "
-                       "over?): not read")  # fmt: skip
+                       "over, or large `set` list indices?): not read")  # fmt: skip
             return
         if tree is not None:
             self._walk(tree, group, versions)
@@ -353,8 +357,54 @@ class _Release:
         if leaf is None:
             return tree
         root = tree or MappingNode(_MAP, [], *self._marks(name.value))
-        _set_into(root, path, leaf, self._key_nodes(name.value, path))
+        self._set_into(root, path, leaf, self._key_nodes(name.value, path))
         return root
+
+    def _set_into(
+        self, root: MappingNode, path: list[str | int], leaf: Node, keys: list[Node]
+    ) -> None:
+        """Set `leaf` at `path`, making the mappings and lists on the way (strvals: a list
+        is extended with nulls up to the index; each null counts as a value)."""
+        node: Node = root
+        for number, (step, key) in enumerate(zip(path, keys, strict=True)):
+            last = number == len(path) - 1
+            following = None if last else path[number + 1]
+            child = leaf if last else _empty(following, key)
+            if isinstance(step, int) and isinstance(node, SequenceNode):
+                self._spend(step + 1 - len(node.value))
+                while len(node.value) <= step:
+                    node.value.append(ScalarNode(_PLAIN_TAGS[type(None)], "null",
+                                                 key.start_mark, key.end_mark))  # fmt: skip
+                current = node.value[step]
+                if last or not _fits(current, following):
+                    node.value[step] = child
+                node = node.value[step]
+            elif isinstance(step, str) and isinstance(node, MappingNode):
+                indexes = self._key_indexes(node)
+                index = indexes.get(step)
+                if index is None:
+                    self._spend(1)
+                    indexes[step] = len(node.value)
+                    node.value.append((key, child))
+                    node = child
+                    continue
+                current = node.value[index][1]
+                if last or not _fits(current, following):
+                    node.value[index] = (key, child)
+                node = node.value[index][1]
+            else:
+                return  # a key into a list or an index into a mapping: strvals refuses it
+
+    def _key_indexes(self, mapping: MappingNode) -> dict[str | None, int]:
+        known = self.set_keys.get(id(mapping))
+        if known is None:
+            known = self.set_keys[id(mapping)] = (mapping, _first_indexes(mapping))
+        return known[1]
+
+    def _spend(self, nodes: int) -> None:
+        self.nodes_left -= max(nodes, 0)
+        if self.nodes_left < 0:
+            raise _TooLarge
 
     def _set_value(self, value: hcl.Value, as_string: bool) -> Node | None:
         """The node Helm makes of a set value; None (and a note) where strvals refuses it."""
@@ -435,9 +485,7 @@ class _Release:
 
     def _node(self, value: hcl.Value) -> Node:
         """The values tree of an HCL value, as yamlencode writes it and Helm reads it."""
-        self.nodes_left -= 1
-        if self.nodes_left < 0:
-            raise _TooLarge
+        self._spend(1)
         value = self._resolved(value)
         if isinstance(value, hcl.Object):
             pairs = []
@@ -577,10 +625,12 @@ def _is_rollouts_chart(chart: object) -> bool:
 def _merge(into: MappingNode, other: MappingNode) -> MappingNode:
     """Helm's mergeMaps: mappings merge key by key, anything else is replaced."""
     pairs = list(into.value)
+    indexes = _first_indexes(into)  # two yamlencode objects of 20,000 keys: not 20,000²
     for key, value in other.value:
         name = key_text(key)
-        index = next((i for i, (k, _) in enumerate(pairs) if key_text(k) == name), None)
+        index = indexes.get(name)
         if index is None:
+            indexes[name] = len(pairs)
             pairs.append((key, value))
         elif isinstance(pairs[index][1], MappingNode) and isinstance(value, MappingNode):
             pairs[index] = (pairs[index][0], _merge(pairs[index][1], value))
@@ -611,34 +661,12 @@ def _set_path(name: str) -> list[str | int] | None:
         position += 1
 
 
-def _set_into(root: MappingNode, path: list[str | int], leaf: Node, keys: list[Node]) -> None:
-    """Set `leaf` at `path`, making the mappings and lists on the way (strvals: a list is
-    extended with nulls up to the index)."""
-    node: Node = root
-    for number, (step, key) in enumerate(zip(path, keys, strict=True)):
-        last = number == len(path) - 1
-        following = None if last else path[number + 1]
-        child = leaf if last else _empty(following, key)
-        if isinstance(step, int) and isinstance(node, SequenceNode):
-            while len(node.value) <= step:
-                node.value.append(ScalarNode(_PLAIN_TAGS[type(None)], "null", key.start_mark,
-                                             key.end_mark))  # fmt: skip
-            current = node.value[step]
-            if last or not _fits(current, following):
-                node.value[step] = child
-            node = node.value[step]
-        elif isinstance(step, str) and isinstance(node, MappingNode):
-            index = next((i for i, (k, _) in enumerate(node.value) if key_text(k) == step), None)
-            if index is None:
-                node.value.append((key, child))
-                node = child
-                continue
-            current = node.value[index][1]
-            if last or not _fits(current, following):
-                node.value[index] = (key, child)
-            node = node.value[index][1]
-        else:
-            return  # a key into a list or an index into a mapping: strvals refuses it
+def _first_indexes(mapping: MappingNode) -> dict[str | None, int]:
+    """The index of the first pair with each key, as a scan from the start finds it."""
+    indexes: dict[str | None, int] = {}
+    for index, (key, _) in enumerate(mapping.value):
+        indexes.setdefault(key_text(key), index)
+    return indexes
 
 
 def _empty(following: str | int | None, key: Node) -> Node:
