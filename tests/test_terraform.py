@@ -491,7 +491,6 @@ def test_locals_that_expand_without_bound_are_one_note() -> None:
     assert note.span.line == at(text, "resource")[0]
 
 
-
 def _run_bound(project: Path, text: str) -> dict[str, Any]:
     """One `.tf` file in a real run, under a limit that bounds a hang (the fixed run takes
     seconds) and 1 GiB of peak memory."""
@@ -525,7 +524,7 @@ def test_two_large_yamlencode_values_merge_in_linear_time(tmp_path: Path) -> Non
     keys = "{" + ", ".join(f"k{number} = 1" for number in range(24_000)) + "}"
     text = (
         'resource "helm_release" "r" {\n  chart = "argo-rollouts"\n  values = [\n'
-        "    yamlencode({ controller = { trafficRouterPlugins = [{ name = \"a/b\" }] } }),\n"
+        '    yamlencode({ controller = { trafficRouterPlugins = [{ name = "a/b" }] } }),\n'
         f"    yamlencode({keys}),\n    yamlencode({keys}),\n  ]\n}}\n"
     )
     report = _run_bound(tmp_path / "project", text)
