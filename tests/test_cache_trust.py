@@ -217,6 +217,25 @@ def test_a_record_that_is_a_symlink_is_not_followed(runner: Runner, tmp_path: Pa
     assert "if-none-match" not in server.requests[1].headers
 
 
+@pytest.mark.parametrize("which", ["url-record", "stat-record"])
+def test_a_record_nested_past_the_json_readers_recursion_is_not_read(
+    runner: Runner, which: str
+) -> None:
+    """64 KiB of `[` is within the size bound and raised RecursionError, which is no
+    ValueError: a traceback instead of a record not read."""
+    with serving(lambda conn, _r: respond(conn, 200, PLUGIN, {"ETag": '"v1"'})) as server:
+        runner.write("values.yaml", values(server.url("/p"), DIGEST))
+        lint(runner)
+        cache = cache_of(runner)
+        stat_record = cache / "objects" / DIGEST[:2] / f"{DIGEST}.hashed.json"
+        path = record_path(cache, server.url("/p")) if which == "url-record" else stat_record
+        assert path.is_file()
+        path.write_text("[" * 60_000)
+        report = lint(runner)
+    assert rules(report) == []
+    assert len(server.requests) == (2 if which == "url-record" else 1)
+
+
 def test_an_object_folder_that_leads_out_of_the_cache_is_not_used(
     runner: Runner, tmp_path: Path
 ) -> None:

@@ -139,7 +139,7 @@ class Cache:
         try:
             with _open_regular(self._hashed_path(digest)) as stream:
                 stamp = json.loads(stream.read(_RECORD_LIMIT).decode("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # `[[[...`: nested past json's stack
             return None
         valid = isinstance(stamp, list) and len(stamp) == 4
         return tuple(stamp) if valid and all(type(n) is int for n in stamp) else None  # type: ignore[return-value]
@@ -399,7 +399,7 @@ def _read_record(path: Path) -> UrlRecord | None:
         if len(data) > _RECORD_LIMIT:
             return None
         record = UrlRecord(**json.loads(data.decode("utf-8")))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):  # `[[[...`: see _hashed_stamp
         return None
     return record if _well_formed(record) else None
 
