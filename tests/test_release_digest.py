@@ -487,3 +487,39 @@ def test_the_listing_a_failure_lookup_fetched_answers_the_digest_too(
     assert api_requests(server) == ["/api/repos/o/r/releases?per_page=100"]
     assert len(of_rule(report, "release-digest-mismatch")) == 1
     assert "The tag is `v1.0.0`" in of_rule(report, "download-failed")[0]["message"]
+
+
+def test_a_draft_of_the_same_tag_in_the_listing_is_not_the_release_served(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A draft may carry the tag of a published release (the listing shows drafts to a
+    token with push access, newest first); a download URL serves the published one's
+    asset. The draft's digest made a false release-digest-mismatch."""
+    listed = threading.Event()
+    draft = json.loads(release("v1.0.0", {ASSET: f"sha256:{OTHER}"}))
+    draft["draft"] = True
+    listing = json.dumps(
+        [draft, json.loads(release("v1.0.0", {ASSET: f"sha256:{SERVED}"}))]
+    ).encode()
+
+    def handler(conn: socket.socket, request: Request) -> None:
+        if request.target.startswith("/api/repos/o/r/releases?"):
+            respond(conn, 200, listing, JSON)
+            listed.set()
+        elif request.target.startswith("/api/"):
+            respond(conn, 404, b'{"message":"Not Found"}', JSON)
+        elif "/1.0.0/" in request.target:
+            respond(conn, 404, b"Not Found")
+        else:
+            listed.wait(30)
+            respond(conn, 200, STATIC_ELF)
+
+    with serving(handler) as server:
+        wired(server, monkeypatch)
+        runner.write(
+            "values.yaml", config(download(server, tag="1.0.0"), download(server, tag="v1.0.0"))
+        )
+        _, report = online(runner, "values.yaml")
+    assert api_requests(server) == ["/api/repos/o/r/releases?per_page=100"]
+    assert of_rule(report, "release-digest-mismatch") == []
+    assert "The tag is `v1.0.0`" in of_rule(report, "download-failed")[0]["message"]

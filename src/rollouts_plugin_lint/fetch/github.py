@@ -126,8 +126,14 @@ class ReleaseOracle:
                 listing = await self._answers[listing_key]
             if listing is not None:
                 releases, complete = listing
+                # A draft may carry a published release's tag (the listing shows drafts to
+                # a token with push access); a download URL serves only the published one.
                 for release in releases:
-                    if isinstance(release, Mapping) and release.get("tag_name") == tag:
+                    if (
+                        isinstance(release, Mapping)
+                        and release.get("tag_name") == tag
+                        and not release.get("draft")
+                    ):
                         return release
                 if complete:
                     return None
