@@ -10,9 +10,9 @@ no request at all), and half of them pinned (the unpinned ones may each cost one
 conditional request). The first, cold run of the pinned one fills the cache; both warm
 runs use it. Checked on every warm run from the server's request log: no request for a
 pinned entry; at most one for an unpinned one, conditional (If-None-Match or
-If-Modified-Since) and answered 304. A cached file is trusted while its stat is the one
-recorded when it was hashed, else re-hashed, and that cost is part of the time; none is
-inspected again (what the cold run found is kept beside each object, and counted here).
+If-Modified-Since) and answered 304. The cached files are still re-hashed before they are
+trusted (DESIGN.md), and that cost is part of the time; none is inspected again (what the
+cold run found is kept beside each object, and counted here).
 """
 
 from __future__ import annotations

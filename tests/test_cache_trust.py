@@ -217,23 +217,18 @@ def test_a_record_that_is_a_symlink_is_not_followed(runner: Runner, tmp_path: Pa
     assert "if-none-match" not in server.requests[1].headers
 
 
-@pytest.mark.parametrize("which", ["url-record", "stat-record"])
-def test_a_record_nested_past_the_json_readers_recursion_is_not_read(
-    runner: Runner, which: str
-) -> None:
+def test_a_record_nested_past_the_json_readers_recursion_is_not_read(runner: Runner) -> None:
     """64 KiB of `[` is within the size bound and raised RecursionError, which is no
     ValueError: a traceback instead of a record not read."""
     with serving(lambda conn, _r: respond(conn, 200, PLUGIN, {"ETag": '"v1"'})) as server:
         runner.write("values.yaml", values(server.url("/p"), DIGEST))
         lint(runner)
-        cache = cache_of(runner)
-        stat_record = cache / "objects" / DIGEST[:2] / f"{DIGEST}.hashed.json"
-        path = record_path(cache, server.url("/p")) if which == "url-record" else stat_record
+        path = record_path(cache_of(runner), server.url("/p"))
         assert path.is_file()
         path.write_text("[" * 60_000)
         report = lint(runner)
     assert rules(report) == []
-    assert len(server.requests) == (2 if which == "url-record" else 1)
+    assert len(server.requests) == 2
 
 
 def test_an_object_folder_that_leads_out_of_the_cache_is_not_used(
@@ -299,79 +294,47 @@ def test_the_cache_keeps_to_its_size_budget(runner: Runner) -> None:
         runner.write("values.yaml", values(server.url("/c"), digests["/c"]))
         lint(runner, "--cache-max-size", str(budget))
     kept = sorted(p.name for p in (cache / "objects").rglob("*") if p.is_file())
-    # Each object with what inspecting it found and its stat when hashed; /b's went with it.
+    # Each object with what inspecting it found; /b's record went with it.
     assert kept == sorted(f"{digests[p]}{suffix}" for p in ("/a", "/c")
-                          for suffix in ("", ".facts.json", ".hashed.json"))  # fmt: skip
+                          for suffix in ("", ".facts.json"))  # fmt: skip
     records = [json.loads(p.read_text())["url"] for p in (cache / "urls").iterdir()]
     assert sorted(records) == sorted([server.url("/a"), server.url("/c")])
 
 
-# --- a warm run trusts an object whose stat is the one recorded when it was hashed ---------
+# --- every run re-hashes: a record of the object's stat would be forged -------------------
 
 
-def _stored(root: Path, data: bytes) -> tuple[str, Path]:
-    from rollouts_plugin_lint.fetch.cache import Cache
-
-    cache = Cache(root)
-    cache.prepare()
-    temporary = cache.temporary_file()
-    temporary.write_bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
-    return digest, cache.store(temporary, digest)
-
-
-def _hashes_in_a_new_run(root: Path, digest: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    """How many files a new run's cache hashes to vouch for `digest` (and that it does)."""
-    from rollouts_plugin_lint.fetch import cache as cache_module
-
-    hashed: list[Path] = []
-    real = cache_module.sha256_file
-
-    def counting(path: Path) -> str:
-        hashed.append(path)
-        return real(path)
-
-    monkeypatch.setattr(cache_module, "sha256_file", counting)
-    assert cache_module.Cache(root).verified_object(digest) is not None
-    return len(hashed)
+def test_bytes_planted_with_a_matching_stat_record_are_never_trusted(runner: Runner) -> None:
+    """A pull request's job on a shared self-hosted runner writes the cache as the same
+    user: other bytes under the pinned digest, and a record of their inode, size, mtime and
+    ctime beside them (what a stat-record cache would trust). The next run hashes the file,
+    drops it, and downloads the real one."""
+    with serving(lambda conn, _r: respond(conn, 200, PLUGIN)) as server:
+        runner.write("values.yaml", values(server.url("/p"), DIGEST))
+        lint(runner)
+        planted = cache_of(runner) / "objects" / DIGEST[:2] / DIGEST
+        # Other bytes (linux/arm64) of the pinned file's very size, so the URL record fits.
+        planted.write_bytes(OTHER.ljust(len(PLUGIN), b"\0"))
+        status = planted.stat()
+        stamp = [status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
+        planted.with_name(f"{DIGEST}.hashed.json").write_text(json.dumps(stamp))
+        report = lint(runner)
+    assert rules(report) == []  # the real plugin, inspected as such
+    assert len(server.requests) == 2  # the planted file was dropped and the real one fetched
+    assert hashlib.sha256(planted.read_bytes()).hexdigest() == DIGEST
 
 
-def test_an_unchanged_object_is_not_hashed_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_facts_record_nested_past_the_json_readers_recursion_is_not_read(
+    runner: Runner,
 ) -> None:
-    digest, _ = _stored(tmp_path / "cache", PLUGIN)
-
-    assert _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch) == 0
-    assert _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch) == 0
-
-
-def test_an_object_written_to_or_copied_is_hashed_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import shutil
-
-    digest, path = _stored(tmp_path / "cache", PLUGIN)
-    status = path.stat()
-    path.write_bytes(PLUGIN)  # the same bytes, written again, the mtime put back
-    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
-    rewritten = _hashes_in_a_new_run(tmp_path / "cache", digest, monkeypatch)
-    # A cache restored from a CI cache: every file is new (inode, ctime), times kept.
-    shutil.copytree(tmp_path / "cache", tmp_path / "restored", copy_function=shutil.copy2)
-    restored = _hashes_in_a_new_run(tmp_path / "restored", digest, monkeypatch)
-
-    assert (rewritten, restored) == (1, 1)
-
-
-def test_a_planted_stat_record_vouches_for_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from rollouts_plugin_lint.fetch.cache import Cache
-
-    digest, path = _stored(tmp_path / "cache", PLUGIN)
-    path.write_bytes(b"other bytes")  # planted under the digest, with a stat record...
-    status = path.stat()
-    record = path.with_name(f"{digest}.hashed.json")
-    record.write_text(json.dumps([status.st_ino, status.st_size, 0, 0]))  # ...of other times
-
-    assert Cache(tmp_path / "cache").verified_object(digest) is None
-    assert not path.exists()  # the planted file is gone
+    """The facts record beside an object (inspect/memo.py) is read like the URL record:
+    64 KiB of `[` is a record not read, and the file is inspected again."""
+    with serving(lambda conn, _r: respond(conn, 200, PLUGIN)) as server:
+        runner.write("values.yaml", values(server.url("/p"), DIGEST))
+        lint(runner)
+        facts = cache_of(runner) / "objects" / DIGEST[:2] / f"{DIGEST}.facts.json"
+        assert facts.is_file()
+        facts.write_text("[" * 60_000)
+        report = lint(runner)
+    assert rules(report) == []
+    assert json.loads(facts.read_text())["sha256"] == DIGEST  # written anew

@@ -140,15 +140,12 @@ def kill_group(child: subprocess.Popen[bytes]) -> None:
 
 
 def cache_objects(root: Path) -> list[Path]:
-    """The downloaded files, not the records that sit beside them (what inspecting found,
-    inspect/memo.py; the stat when hashed, fetch/cache.py)."""
+    """The downloaded files, not the facts records that sit beside them (inspect/memo.py)."""
     objects = root / "objects"
     if not objects.is_dir():
         return []
     return sorted(
-        p
-        for p in objects.rglob("*")
-        if p.is_file() and not p.name.endswith((".facts.json", ".hashed.json"))
+        p for p in objects.rglob("*") if p.is_file() and not p.name.endswith(".facts.json")
     )
 
 

@@ -7,10 +7,11 @@
 
 Every write goes to a temporary file first and is renamed into place, so a concurrent
 reader (pre-commit runs hooks in parallel) never sees half a file, and a process killed
-mid-download leaves only a temporary file behind. An object is trusted only when it was
-hashed in this run, or when its inode, size, mtime and ctime are those recorded when it
-was last hashed (`<digest>.hashed.json`); otherwise it is re-hashed, and a file that does
-not match its name is deleted.
+mid-download leaves only a temporary file behind. Every read re-hashes the object before
+it is trusted, once per run; a file that does not match its name is deleted. (A stat record
+of inode, size, mtime and ctime would spare a warm run the hashing, but whoever can write
+the cache as the same user, a pull request's job on a shared self-hosted runner, can
+forge one for other bytes under a pinned digest.)
 
 The folder may be shared, restored from a CI cache or planted: everything in it is
 untrusted input. A URL record counts only when the object it names exists and re-hashes to
@@ -99,10 +100,6 @@ class Cache:
         """Where what inspecting the object found is kept (inspect/memo.py writes it)."""
         return self.objects / digest[:2] / f"{digest}.facts.json"
 
-    def _hashed_path(self, digest: str) -> Path:
-        """Where the object's stat at its last hashing is kept."""
-        return self.objects / digest[:2] / f"{digest}.hashed.json"
-
     def verified_object(self, digest: str) -> Path | None:
         """The cached file with this sha256, re-hashed (once per run: while its inode,
         size, mtime and ctime stay what they were when it was hashed); None when absent
@@ -116,11 +113,10 @@ class Cache:
                 return path
             if self.object_limit is not None and os.lstat(path).st_size > self.object_limit:
                 return None
-            unchanged = _stamp(path) == self._hashed_stamp(digest)
             _touch(path)  # before the stamp: setting the atime changes the ctime
             # Taken before hashing: a file changed after this point no longer matches it.
             stamp = _stamp(path)
-            actual = digest if unchanged else sha256_file(path)
+            actual = sha256_file(path)
         except OSError:
             return None
         if actual != digest:
@@ -128,32 +124,7 @@ class Cache:
                 path.unlink()
             return None
         self._verified[digest] = stamp
-        self._remember_hashed(digest, stamp)
         return path
-
-    def _hashed_stamp(self, digest: str) -> tuple[int, int, int, int] | None:
-        """The object's inode, size, mtime and ctime when it was last hashed. While they
-        are the same, so is the file: a write or a rename changes the ctime, which no
-        program can set back, and a cache restored from a CI cache or copied gets new
-        inodes and ctimes, so it is hashed again."""
-        try:
-            with _open_regular(self._hashed_path(digest)) as stream:
-                stamp = json.loads(stream.read(_RECORD_LIMIT).decode("utf-8"))
-        except (OSError, ValueError, RecursionError):  # `[[[...`: nested past json's stack
-            return None
-        valid = isinstance(stamp, list) and len(stamp) == 4
-        return tuple(stamp) if valid and all(type(n) is int for n in stamp) else None  # type: ignore[return-value]
-
-    def _remember_hashed(self, digest: str, stamp: tuple[int, int, int, int]) -> None:
-        with contextlib.suppress(OSError):
-            handle, name = tempfile.mkstemp(dir=self.tmp, prefix="tmp")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    json.dump(list(stamp), stream)
-                os.replace(name, self._hashed_path(digest))
-            except OSError:
-                os.unlink(name)
-                raise
 
     def verified_size(self, digest: str) -> int | None:
         """The size of the object as it was when re-hashed, if it was."""
@@ -170,8 +141,6 @@ class Cache:
         # making it durable would only cost time (0.13 s for 4 x 50 MiB, a twentieth of
         # a cold run).
         os.replace(temporary, target)
-        with contextlib.suppress(OSError):  # hashed as it was written
-            self._remember_hashed(digest, _stamp(target))
         return target
 
     def record(self, url: str) -> UrlRecord | None:
@@ -235,9 +204,8 @@ class Cache:
                 path.unlink()
                 removed.add(path.name)
                 total -= status.st_size
-            for beside in (self.facts_path(path.name), self._hashed_path(path.name)):
-                with contextlib.suppress(OSError):
-                    beside.unlink()
+            with contextlib.suppress(OSError):
+                self.facts_path(path.name).unlink()
         if not removed:
             return
         with contextlib.suppress(OSError):

@@ -4,9 +4,9 @@ re-checks its downloads without reading 40 MB binaries again.
     <cache>/objects/ab/abcdef...              the file, named by its sha256
     <cache>/objects/ab/abcdef....facts.json   {"version", "sha256", "size", "content_type", "facts"}
 
-The cache is untrusted input, and so is a facts record. One is used only when the cache
-vouched for the object it is named after in this run (re-hashed, or unchanged since it was
-hashed: fetch/cache.py) at the record's size and with the Content-Type the record was made for
+The cache is untrusted input, and so is a facts record. One is used only when the object
+it is named after was re-hashed in this run (the cache re-hashes every object it serves,
+once per run) at the record's size and with the Content-Type the record was made for
 (what a file is can depend on it); it is read with a bound, without following a symlink,
 and every field is checked to be what `inspect_file` can produce (a known format, bounded
 printable strings), else the file is inspected again and the record rewritten. A record
@@ -82,7 +82,7 @@ def _read(path: Path, artifact: Artifact) -> BinaryFacts | None:
         ):
             return None
         facts = _facts(record.get("facts"))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):  # `[[[...`: json's stack
         return None
     finally:
         os.close(fd)
