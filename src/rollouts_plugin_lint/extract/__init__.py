@@ -50,16 +50,11 @@ def extract_file(
         # Count lines in what did decode: UTF-16 code units can hold a 0x0a byte.
         line = data[: error.start].decode(encoding, "replace").count("\n") + 1
         name = {"utf-8-sig": "UTF-8"}.get(encoding, encoding.upper())
-        return Extraction(
-            findings=[
-                Finding(
-                    "yaml-syntax",
-                    Severity.ERROR,
-                    Span.point(path, line),
-                    f"file is not valid {name} (byte 0x{data[error.start]:02x} on line {line}); "
-                    "Kubernetes and Helm read YAML as UTF-8",
-                )
-            ]
+        return _not_text(
+            path,
+            line,
+            f"file is not valid {name} (byte 0x{data[error.start]:02x} on line {line}); "
+            "Kubernetes and Helm read YAML as UTF-8",
         )
     return extract_text(path, text, versions, forced)
 
@@ -106,17 +101,12 @@ def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> E
         if reference.env_file:
             return _skipped(path, f"line {line} is not valid UTF-8: kustomize refuses this env "
                             "file", Severity.WARNING)  # fmt: skip
-        return Extraction(
-            findings=[
-                Finding(
-                    "yaml-syntax",
-                    Severity.ERROR,
-                    Span.point(path, line),
-                    f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}): "
-                    f"kustomize puts it under `binaryData`, and the controller reads "
-                    f"`{reference.key}` from `data` only",
-                )
-            ]
+        return _not_text(
+            path,
+            line,
+            f"file is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}): "
+            f"kustomize puts it under `binaryData`, and the controller reads "
+            f"`{reference.key}` from `data` only",
         )
     walker = Walker(path)
     if reference.env_file:
@@ -129,6 +119,13 @@ def extract_data_file(path: str, data: bytes, reference: DataFileReference) -> E
 def _encoding(data: bytes) -> str:
     """UTF-8 unless a byte-order mark says otherwise (YAML allows UTF-16 and UTF-32)."""
     return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), "utf-8")
+
+
+def _not_text(path: str, line: int, message: str) -> Extraction:
+    """The one finding for bytes that do not decode: nothing in them can be read."""
+    return Extraction(
+        findings=[Finding("yaml-syntax", Severity.ERROR, Span.point(path, line), message)]
+    )
 
 
 def _skipped(path: str, message: str, severity: Severity) -> Extraction:
